@@ -1,0 +1,198 @@
+"""Backups and rollback. Every file is copied before its first change in a run (a checkpoint); a failure
+restores them all in reverse order. The manifest is on disk before the first change, so a crash between
+two files is undone by the next run. The very first copy of each file ever touched is also kept as its
+original, which is what `revert` puts back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from bncert_tui.core.fileops import atomic_write, resolve_inside
+
+MANIFEST = "manifest.json"
+
+
+@dataclass
+class Saved:
+    path: str
+    existed: bool
+    backup: str  # file name inside the checkpoint dir ("" when the file did not exist)
+    mode: int = 0o600
+    uid: int = -1
+    gid: int = -1
+
+
+def _copy_out(path: Path, dest_dir: Path, index: int) -> Saved:
+    if not path.exists():
+        return Saved(str(path), False, "")
+    st = path.stat()
+    name = f"{index:03d}-{path.name}"
+    dest = dest_dir / name
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out, path.open("rb") as src:
+        shutil.copyfileobj(src, out)
+        out.flush()
+        os.fsync(out.fileno())
+    return Saved(str(path), True, name, st.st_mode & 0o7777, st.st_uid, st.st_gid)
+
+
+def _put_back(saved: Saved, src_dir: Path) -> None:
+    target = Path(saved.path)
+    if not saved.existed:
+        with contextlib.suppress(FileNotFoundError):
+            target.unlink()
+        return
+    data = (src_dir / saved.backup).read_bytes()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(target, data, mode=saved.mode)
+    if saved.uid != -1 and os.geteuid() == 0:
+        os.chown(target, saved.uid, saved.gid)
+
+
+def _write_manifest(directory: Path, payload: dict[str, object]) -> None:
+    atomic_write(directory / MANIFEST, json.dumps(payload, indent=1).encode(), mode=0o600)
+
+
+class Originals:
+    """The state of each file before this tool first touched it: what `revert` restores."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def _load(self) -> list[Saved]:
+        try:
+            raw = json.loads((self.directory / MANIFEST).read_text())
+        except FileNotFoundError:
+            return []
+        return [Saved(**item) for item in raw["files"]]
+
+    def files(self) -> list[Saved]:
+        return self._load()
+
+    def keep(self, path: Path) -> None:
+        saved = self._load()
+        if any(item.path == str(path) for item in saved):
+            return
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        saved.append(_copy_out(path, self.directory, len(saved)))
+        _write_manifest(self.directory, {"files": [asdict(s) for s in saved]})
+
+    def restore_all(self) -> list[Path]:
+        """Put every original back (newest first); files that did not exist are removed."""
+        restored = []
+        for saved in reversed(self._load()):
+            _put_back(saved, self.directory)
+            restored.append(Path(saved.path))
+        return restored
+
+    def forget(self) -> None:
+        """After a revert the originals are the live files again: start afresh next time."""
+        manifest = self.directory / MANIFEST
+        if manifest.exists():
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            os.replace(self.directory, self.directory.with_name(f"reverted-{stamp}-{secrets.token_hex(3)}"))
+
+
+class Checkpoint:
+    """The files one run may change; `restore()` undoes them, `commit()` keeps the run's changes."""
+
+    def __init__(self, backups: Path, root: Path, title: str, originals: Originals | None = None) -> None:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        self.directory = backups / f"{stamp}-{secrets.token_hex(3)}"
+        self.root = root
+        self.title = title
+        self.originals = originals
+        self.saved: list[Saved] = []
+        self.status = "open"
+        self.directory.mkdir(parents=True, mode=0o700)
+        self._flush()
+
+    def _flush(self) -> None:
+        _write_manifest(self.directory, {"title": self.title, "status": self.status,
+                                         "pid": os.getpid(), "files": [asdict(s) for s in self.saved]})
+
+    def protect(self, path: Path, *, keep_original: bool = True) -> None:
+        """Back the file up (once per run) before anything changes it."""
+        if any(item.path == str(path) for item in self.saved):
+            return
+        if keep_original and self.originals is not None:
+            self.originals.keep(path)
+        self.saved.append(_copy_out(path, self.directory, len(self.saved)))
+        self._flush()
+
+    def write_text(self, path: Path, text: str) -> None:
+        """Change a config file: inside the install dir only, backed up first, written atomically."""
+        real = resolve_inside(path, self.root)
+        self.protect(path)
+        atomic_write(real, text.encode())
+
+    @property
+    def paths(self) -> list[Path]:
+        return [Path(item.path) for item in self.saved]
+
+    def restore(self) -> list[Path]:
+        """Put every file back as it was, last changed first. What a failed run produced (a new
+        certificate, say) is kept in the checkpoint dir as `*.after`, so nothing is ever lost."""
+        restored = []
+        for item in reversed(self.saved):
+            target = Path(item.path)
+            if target.exists():
+                with contextlib.suppress(OSError):
+                    shutil.copy2(target, self.directory / f"{item.backup or target.name}.after")
+            _put_back(item, self.directory)
+            restored.append(target)
+        self.status = "rolled-back"
+        self._flush()
+        return restored
+
+    def commit(self) -> None:
+        self.status = "committed"
+        self._flush()
+
+    def discard_if_empty(self) -> None:
+        if not self.saved:
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def recover_open_checkpoints(backups: Path) -> list[Path]:
+    """Undo a run that died mid-way (its manifest still says "open" and its PID is gone)."""
+    restored: list[Path] = []
+    if not backups.is_dir():
+        return restored
+    for directory in sorted(backups.iterdir(), reverse=True):
+        manifest = directory / MANIFEST
+        if directory.name == "original" or not manifest.is_file():
+            continue
+        try:
+            data = json.loads(manifest.read_text())
+        except (OSError, ValueError):
+            continue
+        if data.get("status") != "open" or _alive(int(data.get("pid", 0))):
+            continue
+        for raw in reversed(data.get("files", [])):
+            saved = Saved(**raw)
+            _put_back(saved, directory)
+            restored.append(Path(saved.path))
+        data["status"] = "recovered"
+        _write_manifest(directory, data)
+    return restored
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0 or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,44 @@
+"""`revert`: every file this tool changed goes back to exactly what it was before the first apply."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bncert_tui.core.checkpoint import Checkpoint, Originals, recover_open_checkpoints
+from bncert_tui.core.errors import ApplyError, InputError
+from bncert_tui.core.lock import RunLock
+from bncert_tui.core.plan import GlobalOptions
+from bncert_tui.core.state import State, save_state
+from bncert_tui.core.webserver import detect_web_server
+
+
+def revert(options: GlobalOptions) -> list[Path]:
+    """Restore the originals, test and reload; if the restored config fails its test, undo the revert.
+
+    Certificates and lego's account are kept (nothing is ever lost); the state forgets them.
+    """
+    paths = options.paths
+    originals = Originals(paths.originals)
+    if not originals.files():
+        raise InputError("Nothing to revert: this tool has not changed any file here",
+                         hint=f"(looked in {paths.originals})")
+    with RunLock(paths.lock_file, "revert"):
+        recover_open_checkpoints(paths.backups)
+        web = detect_web_server(options.installdir)
+        checkpoint = Checkpoint(paths.backups, options.installdir, "revert")
+        for saved in originals.files():
+            checkpoint.protect(Path(saved.path), keep_original=False)
+        checkpoint.protect(paths.state_file, keep_original=False)
+        restored = originals.restore_all()
+        test = web.config_test()
+        reload = web.reload() if test.ok else None
+        if not test.ok or (reload is not None and not reload.ok):
+            checkpoint.restore()
+            web.reload()
+            output = test.output if not test.ok else (reload.output if reload else "")
+            raise ApplyError("The original configuration no longer passes the config test; revert undone",
+                             output.strip()[-1000:], "Fix the reported problem, then run revert again.")
+        save_state(paths.state_file, State())
+        checkpoint.commit()
+        originals.forget()
+        return restored

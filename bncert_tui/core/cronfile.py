@@ -1,10 +1,10 @@
-"""Our renewal entries in a cron.d file (system format, with a user column), one line per certificate.
+"""Our renewal entries in a cron.d file (system format, user column), one line per certificate.
 
 python-crontab rewrites every line it loads (it moves env lines to the top, strips quotes from
 MAILTO="...", collapses spacing, turns `0 0 * * *` into `@daily`), so the file surgery is done here,
 line by line, and python-crontab only renders our own line. Lines that are not ours stay
-byte-identical. Our lines end with the comment `# bncert-tui:<cert name>`; cron hands that comment to
-the shell, which ignores it.
+byte-identical. Our lines end with the comment `# bncert-tui:<cert name>`; cron hands that comment
+to the shell, which ignores it.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ _TAG_RE = re.compile(r"\s#\s*" + re.escape(TAG_PREFIX) + r"(?P<name>\S+)\s*$")
 _SLEEP_RE = re.compile(r"^sleep (?P<second>\d+) && (?P<rest>.+)$")
 _LINE_RE = re.compile(r"[^\n]*\n|[^\n]+$")
 # cron turns an unescaped % into a newline; the others would end or break the line.
-_FORBIDDEN = {"%": "'%' (cron turns it into a newline)", "\n": "a newline", "\r": "a carriage return",
-              "\0": "a NUL byte"}
+_FORBIDDEN = {"%": "'%' (cron turns it into a newline)", "\n": "a newline",
+              "\r": "a carriage return", "\0": "a NUL byte"}
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def _check_word(what: str, value: str) -> None:
 
 
 def entry_command(schedule: RenewalSchedule, argv: list[str]) -> str:
-    """"sleep <second> && <argv, shell-quoted>": the sleep keeps the run off the top of the minute."""
+    """"sleep <second> && <argv, shell-quoted>": the sleep keeps runs off the top of the minute."""
     if not argv:
         raise ValueError("the cron command needs at least one argument")
     for arg in argv:
@@ -77,7 +77,7 @@ def render_entry(cert_name: str, schedule: RenewalSchedule, argv: list[str],
 
 
 def parse_line(line: str) -> CronEntry | None:
-    """Our entry on this line (any certificate), or None for foreign lines, comments and env lines."""
+    """Our entry on this line (any certificate); None for foreign lines, comments, env lines."""
     stripped = line.strip()
     if not stripped or stripped.startswith("#"):
         return None
@@ -91,7 +91,7 @@ def parse_line(line: str) -> CronEntry | None:
 
 
 def _parse_schedule(fields: list[str], command: str) -> RenewalSchedule | None:
-    """Minute, four hours 6 h apart and `sleep N` back into a schedule; None if it is not that shape."""
+    """Minute, four hours 6 h apart and `sleep N` back into a schedule; None if not that shape."""
     sleep = _SLEEP_RE.match(command)
     if len(fields) != 7 or fields[2:5] != ["*", "*", "*"] or sleep is None:
         return None
@@ -107,7 +107,7 @@ def _parse_schedule(fields: list[str], command: str) -> RenewalSchedule | None:
 
 
 def _splice(text: str, cert_name: str, new_line: str | None) -> str:
-    """`text` with this certificate's lines replaced by `new_line` (or dropped); the rest untouched."""
+    """`text` with this certificate's lines replaced by `new_line` (or dropped), rest untouched."""
     out: list[str] = []
     placed = False
     for raw in _LINE_RE.findall(text):
@@ -155,7 +155,7 @@ class CronFile:
 
     def write_entry(self, cert_name: str, schedule: RenewalSchedule, argv: list[str],
                     user: str = "root") -> bool:
-        """Insert or replace this certificate's entry; False (file untouched) if it is already so."""
+        """Insert or replace this certificate's entry; False (file untouched) if already so."""
         current = self._read()
         new = _splice(current or "", cert_name, render_entry(cert_name, schedule, argv, user))
         if current is not None and new == current:
@@ -164,7 +164,7 @@ class CronFile:
         return True
 
     def remove_entry(self, cert_name: str) -> bool:
-        """Drop this certificate's entries; a file left empty is deleted. False if there were none."""
+        """Drop this certificate's entries; a file left empty is deleted. False if none."""
         current = self._read()
         if current is None:
             return False

@@ -165,6 +165,13 @@ class Plan:
         items.append("Check that the HTTPS port serves the new certificate for each domain")
         return items
 
+    def with_schedule(self, schedule: RenewalSchedule) -> Plan:
+        """The same plan with another renewal time (the wizard's "draw another time" key)."""
+        from dataclasses import replace
+
+        return replace(self, schedule=schedule, schedule_is_new=True,
+                       cron_line=render_entry(self.site.name, schedule, self.cron_argv, self.cron_user))
+
     def _example(self, host: str) -> str:
         from bncert_tui.core.webserver.base import canonical_host
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +32,19 @@ def fetch(port: int, host_header: str, path: str, host: str = "127.0.0.1",
         conn.close()
 
 
-def check_challenge_path(webroot: Path, http_port: int, domains: list[str]) -> list[ProbeResult]:
+def check_challenge_path(webroot: Path, http_port: int, domains: list[str],
+                         settle: float = 6.0) -> list[ProbeResult]:
+    """Fetch a fresh token for each domain. A graceful reload takes effect asynchronously, so a
+    failure is retried for up to `settle` seconds before it counts."""
+    deadline = time.monotonic() + settle
+    while True:
+        results = _probe_once(webroot, http_port, domains)
+        if all(r.ok for r in results) or time.monotonic() > deadline:
+            return results
+        time.sleep(0.25)
+
+
+def _probe_once(webroot: Path, http_port: int, domains: list[str]) -> list[ProbeResult]:
     token = f"bncert-tui-preflight-{secrets.token_urlsafe(16)}"
     challenge_dir = webroot / ".well-known" / "acme-challenge"
     token_file = challenge_dir / token

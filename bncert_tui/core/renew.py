@@ -146,7 +146,8 @@ def _renew_one(options: GlobalOptions, cert: ManagedCert, *, force: bool, intera
         if info is None:
             argv = obtain_argv(lego, caps, request)
         else:
-            argv = renew_argv(lego, caps, request, days=days, random_sleep=not interactive, force=force)
+            argv = renew_argv(lego, caps, request, days=days, random_sleep=not (interactive or force),
+                              force=force)
         log_path = paths.logs / "lego-renew.log"
         sink = on_line or (lambda _line: None)
         with log_path.open("a", encoding="utf-8") as log:

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 DAY = timedelta(days=1)
 #: Certificates living at most this long (after lego's rounding to whole days) renew at 1/2.
 SHORT_LIVED_DAYS = 10
-#: After a failed attempt, wait this long before the next order (a cron run every 6 h keeps checking).
+#: After a failed attempt, wait this long before the next order (cron still checks every 6 h).
 RETRY_INTERVAL = timedelta(hours=23)
 #: With less than this fraction of the lifetime left, every scheduled run may try again.
 URGENT_FRACTION = 1 / 6
@@ -47,7 +47,7 @@ def _divisor(lifetime: timedelta) -> int:
 
 
 def renewal_fraction(lifetime: timedelta) -> float:
-    """Fraction of the lifetime left at which renewal starts: 1/3, or 1/2 for <= 10-day certificates."""
+    """Fraction of the lifetime left when renewal starts: 1/3, or 1/2 for <= 10-day certificates."""
     if lifetime <= timedelta(0):
         raise ValueError(f"lifetime must be positive, got {lifetime}")
     return 1 / _divisor(lifetime)
@@ -60,7 +60,7 @@ def renew_at(not_before: datetime, not_after: datetime) -> datetime:
 
 
 def is_due(not_before: datetime, not_after: datetime, now: datetime) -> bool:
-    """True from the start of the window on, including after expiry (a lapsed cert needs a new one)."""
+    """True from the start of the window on, also after expiry (a lapsed cert needs a new one)."""
     _require_aware(now=now)
     return now >= renew_at(not_before, not_after)
 
@@ -77,7 +77,7 @@ def lego_would_renew(days: int, not_after: datetime, now: datetime) -> bool:
 
 
 def days_argument(not_before: datetime, not_after: datetime, now: datetime) -> int:
-    """`--days N` for lego without `--dynamic`, so lego renews at `now` exactly when `is_due` is true.
+    """`--days N` for lego without `--dynamic`, so lego renews at `now` exactly when `is_due`.
 
     lego renews when int(days left) <= N, that is when less than N + 1 days are left. The window is
     W days long (30 for 90-day certificates), so the steady value is N = ceil(W) - 1: lego then
@@ -100,10 +100,10 @@ def days_argument(not_before: datetime, not_after: datetime, now: datetime) -> i
 
 def may_attempt(now: datetime, last_failure: datetime | None, not_before: datetime,
                 not_after: datetime) -> bool:
-    """Back off after a failure: one new order per 23 h, unless less than 1/6 of the lifetime is left.
+    """Back off after a failure: one new order per 23 h, unless under 1/6 of the lifetime is left.
 
-    This only limits retries; whether a renewal is wanted at all is `is_due`. A failure older than the
-    current certificate belongs to an earlier one and is ignored. A lapsed certificate still may try.
+    This only limits retries; whether a renewal is wanted at all is `is_due`. A failure older than
+    the current certificate belongs to an earlier one and is ignored. A lapsed certificate may try.
     """
     _require_aware(now=now)
     lifetime = _lifetime(not_before, not_after)
@@ -118,7 +118,7 @@ def may_attempt(now: datetime, last_failure: datetime | None, not_before: dateti
 
 
 def window_position(not_before: datetime, not_after: datetime, now: datetime) -> str:
-    """One short status for the user: "not due (renews from 2026-01-30)", "due", "overdue", "expired".
+    """A short status: "not due (renews from 2026-01-30)", "due", "overdue" or "expired".
 
     The date is shown in `now`'s time zone (pass local time to show local dates).
     """

@@ -1,8 +1,8 @@
 """A certificate's renewal time: a random minute, second and hour offset, four runs a day.
 
-Drawn once per certificate and kept in state, so a re-run does not move it. Random placement spreads a
-fleet's load on the CA evenly (see bench/fleet_load.py); never :00 of an hour or a minute, and never
-derived from the clock or a machine id, which cloned VMs share.
+Drawn once per certificate and kept in state, so a re-run does not move it. Random placement spreads
+a fleet's load on the CA evenly (see bench/fleet_load.py); never :00 of an hour or a minute, and
+never derived from the clock or a machine id, which cloned VMs share.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ class RenewalSchedule:
         return f"{self.minute} {','.join(str(h) for h in self.hours)} * * *"
 
     def describe(self) -> str:
-        """E.g. "every day at 03:17:42, 09:17:42, 15:17:42 and 21:17:42" (cron daemon's local time)."""
+        """E.g. "every day at 03:17:42, 09:17:42, 15:17:42 and 21:17:42" (cron's local time)."""
         times = [f"{h:02d}:{self.minute:02d}:{self.second:02d}" for h in self.hours]
         return f"every day at {', '.join(times[:-1])} and {times[-1]}"
 
@@ -81,7 +81,7 @@ class RenewalSchedule:
             raise ValueError(f"n must be >= 0, got {n}")
         tz = now.tzinfo
         delay = timedelta(seconds=self.second)
-        # A run at minute start + second is still ahead if that minute started less than `second` ago.
+        # A run (minute start + second) is still ahead if its minute began under `second` ago.
         start = (now.astimezone(UTC) - delay).astimezone(tz)
         it = croniter(self.cron_time(), start)
         runs: list[datetime] = []

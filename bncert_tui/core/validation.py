@@ -43,6 +43,8 @@ def normalize_domain(raw: str) -> str:
         raise _reject(raw, "IP addresses cannot get a Let's Encrypt certificate through this tool")
     if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
         raise _reject(raw, "it contains control characters")
+    if value.isascii():
+        _check_lengths(raw, value.lower())
     for label in value.split("."):
         scripts = _confusable_scripts(label)
         if len(scripts) > 1:
@@ -55,21 +57,26 @@ def normalize_domain(raw: str) -> str:
     except UnicodeError as exc:  # idna raises this for over-long labels
         raise _reject(raw, f"not a valid host name ({exc})") from None
     ascii_name = ascii_name.lower()
-    if len(ascii_name) > 253:
-        raise _reject(raw, f"it is {len(ascii_name)} characters long; the limit is 253")
+    _check_lengths(raw, ascii_name)
     labels = ascii_name.split(".")
     if len(labels) < 2:
         raise _reject(raw, "it needs at least two labels, like example.com")
     for label in labels:
-        if not label:
-            raise _reject(raw, "it has an empty label (two dots in a row)")
-        if len(label) > 63:
-            raise _reject(raw, f"the label {label[:20]!r}... is {len(label)} characters; the limit is 63")
         if not _LABEL.match(label):
             raise _reject(raw, f"the label {label!r} may only hold letters, digits and inner hyphens")
     if labels[-1].isdigit():
         raise _reject(raw, "the top-level label cannot be all digits")
     return ascii_name
+
+
+def _check_lengths(raw: str, name: str) -> None:
+    if len(name) > 253:
+        raise _reject(raw, f"it is {len(name)} characters long; the limit is 253")
+    for label in name.split("."):
+        if not label:
+            raise _reject(raw, "it has an empty label (two dots in a row)")
+        if len(label) > 63:
+            raise _reject(raw, f"the label {label[:20]!r}... is {len(label)} characters; the limit is 63")
 
 
 def _confusable_scripts(label: str) -> set[str]:

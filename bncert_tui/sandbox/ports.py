@@ -71,4 +71,4 @@ def wait_until(
         if time.monotonic() >= deadline:
             return False
         time.sleep(interval)
-        interval = min(interval * 1.5, 0.2)
+        interval = min(interval * 1.5, 0.05)

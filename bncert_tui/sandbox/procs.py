@@ -90,6 +90,7 @@ class ManagedProcess:
         self.env = env
         self.cwd = cwd
         self.proc: subprocess.Popen[bytes] | None = None
+        self._log_offset = 0  # log_tail() shows only the current run's output
 
     @property
     def pid(self) -> int | None:
@@ -101,6 +102,7 @@ class ManagedProcess:
             raise RuntimeError(f"{self.name} already running (pid {self.proc.pid})")
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with self.log_file.open("ab") as log:
+            self._log_offset = log.tell()
             self.proc = subprocess.Popen(
                 self.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 env=self.env, cwd=self.cwd,
@@ -118,7 +120,9 @@ class ManagedProcess:
 
     def log_tail(self, lines: int = 20) -> str:
         try:
-            text = self.log_file.read_text(errors="replace")
+            with self.log_file.open("rb") as fh:
+                fh.seek(self._log_offset)
+                text = fh.read().decode(errors="replace")
         except OSError:
             return ""
         return "\n".join(text.splitlines()[-lines:])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import signal
 import subprocess
 import time
@@ -100,18 +101,36 @@ class BitnamiStack:
         proc = self._proc
         up = wait_until(lambda: tcp_open(self.http_port) and tcp_open(self.https_port),
                         START_TIMEOUT, abort=proc.exit_reason)
+        # The master listens before its workers exist: wait for a real answer too.
+        up = up and wait_until(self._answers_http, START_TIMEOUT, abort=proc.exit_reason)
         if not up:
             tail = proc.log_tail()
             self.stop()
             raise RuntimeError(f"{self.kind} not listening after {START_TIMEOUT:.0f} s:\n{tail}")
         self.start_seconds = time.monotonic() - t0
 
-    def stop(self) -> None:
-        """Graceful stop by PID (nginx SIGQUIT, apache SIGWINCH), then SIGTERM, then SIGKILL."""
+    def _answers_http(self) -> bool:
+        conn = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=2)
+        try:
+            conn.request("HEAD", "/", headers={"Host": "localhost", "User-Agent": "sandbox-start"})
+            return conn.getresponse().status > 0
+        except (OSError, http.client.HTTPException):
+            return False
+        finally:
+            conn.close()
+
+    def stop(self, *, graceful: bool = True) -> None:
+        """Stop by PID: graceful (nginx SIGQUIT, apache SIGWINCH), then SIGTERM, then SIGKILL.
+
+        Apache's graceful stop takes about 1 s (its parent polls once a second); fixtures pass
+        graceful=False (SIGTERM first, ~0.05 s) where the connections do not matter.
+        """
         if self._proc is None:
             return
-        graceful = signal.SIGQUIT if self.kind == "nginx" else signal.SIGWINCH
-        self._proc.stop(((graceful, 10.0), (signal.SIGTERM, 5.0)))
+        ladder: list[tuple[int, float]] = [(signal.SIGTERM, 5.0)]
+        if graceful:
+            ladder.insert(0, (signal.SIGQUIT if self.kind == "nginx" else signal.SIGWINCH, 10.0))
+        self._proc.stop(ladder)
         self._proc = None
 
     def is_serving(self) -> bool:

@@ -93,7 +93,8 @@ def test_days_argument_agrees_with_lego_at_many_instants(lifetime: float) -> Non
         assert lego_would_renew(n, na, now) == lego_needs_renewal(n, na, now)
 
 
-@pytest.mark.parametrize(("lifetime", "steady"), [(90, 29), (45, 14), (6, 2), (160 / 24, 3), (64, 21)])
+@pytest.mark.parametrize(("lifetime", "steady"),
+                         [(90, 29), (45, 14), (6, 2), (160 / 24, 3), (64, 21)])
 def test_days_argument_steady_value(lifetime: float, steady: int) -> None:
     """Far from the window the answer is ceil(window) - 1, the value a fixed --days would carry."""
     nb, na = cert(lifetime)

@@ -47,7 +47,7 @@ class Token:
 
 
 def _unescape(raw: str) -> str:
-    """nginx keeps the backslash of unknown escapes (`\\.` stays `\\.`), drops it for quotes and `\\`."""
+    """Undo escapes as nginx does (quotes, backslash, t, r, n); `\\.` and the like stay as is."""
     if "\\" not in raw:
         return raw
     out: list[str] = []
@@ -137,7 +137,8 @@ def find_fences(text: str, path: Path) -> list[Fence]:
             offset += len(lines[idx])
             idx += 1
             if idx >= len(lines):
-                raise syntax_error(path, begin_idx + 1, f'"# BEGIN {MARK}: {tag}" has no matching END line')
+                message = f'"# BEGIN {MARK}: {tag}" has no matching END line'
+                raise syntax_error(path, begin_idx + 1, message)
             end = _END_RE.match(lines[idx])
             if end is not None and end.group(1) == tag:
                 offset += len(lines[idx])
@@ -239,7 +240,7 @@ def parse(text: str, path: Path) -> list[Directive]:
         raise syntax_error(path, last, 'unexpected end of file, expecting ";" or "}"')
     if stack:
         d = stack[-1]
-        raise syntax_error(path, d.line, f'"{d.name}" block is never closed with "}}" (end of file)')
+        raise syntax_error(path, d.line, f'"{d.name}" block is not closed by "}}" (end of file)')
     return root
 
 

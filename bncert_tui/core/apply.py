@@ -198,7 +198,7 @@ def execute(plan: Plan, reporter: Reporter, slot: ProcessSlot | None = None) -> 
 
             current = "cron"
             _check_cancel(slot)
-            reporter.step(current, "running", plan.cron_line)
+            reporter.step(current, "running")
             result.cron_changed = CronFile(plan.options.cron_file).write_entry(
                 plan.site.name, plan.schedule, plan.cron_argv, plan.cron_user)
             reporter.step(current, "done" if result.cron_changed else "skipped",

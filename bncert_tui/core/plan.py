@@ -27,7 +27,6 @@ from bncert_tui.core.lego import (
     detect_capabilities,
     find_lego,
 )
-from bncert_tui.core.machine import machine_fingerprint
 from bncert_tui.core.paths import ToolPaths
 from bncert_tui.core.schedule import RenewalSchedule
 from bncert_tui.core.state import ManagedCert, State, load_state

@@ -104,13 +104,13 @@ def split_domains(text: str) -> list[str]:
 
 
 def normalize_domains(raw: list[str]) -> list[str]:
-    """Normalize each domain, drop duplicates (keeping order), and check the count."""
+    """Normalize each domain (one per item: split free text with split_domains first), drop
+    duplicates keeping order, and check the count."""
     seen: list[str] = []
     for item in raw:
-        for part in split_domains(item):
-            name = normalize_domain(part)
-            if name not in seen:
-                seen.append(name)
+        name = normalize_domain(item)
+        if name not in seen:
+            seen.append(name)
     if not seen:
         raise InputError("No domain given", hint="Pass --domain example.com (repeatable).")
     if len(seen) > MAX_DOMAINS:

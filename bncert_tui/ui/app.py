@@ -285,7 +285,7 @@ class WizardApp(App[int]):
         self.exit_code = 0 if outcome.ok else 1
         return await self.push_screen_wait(ResultScreen(outcome.ok, body, title="Revert"))
 
-    def action_quit(self) -> Any:  # type: ignore[override]
+    def action_quit(self) -> Any:
         """Ctrl+Q during a run asks to cancel (and roll back) instead of leaving things half-done."""
         from bncert_tui.ui.run import RunScreen
 

@@ -82,7 +82,7 @@ class DomainsScreen(StepScreen[list[str] | Back]):
 
     def _options(self) -> list[Selection[str]]:
         listing = self.query_one("#suggestions", SelectionList)
-        return [listing.get_option_at_index(i) for i in range(listing.option_count)]  # type: ignore[misc]
+        return [listing.get_option_at_index(i) for i in range(listing.option_count)]
 
     def refresh_state(self, text: str) -> None:
         names, _ = parse_domains(text)

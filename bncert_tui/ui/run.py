@@ -29,7 +29,7 @@ LOG_MAX_LINES = 5_000
 DRAIN_INTERVAL = 1 / 20
 ICONS: dict[str, tuple[str, str]] = {
     "waiting": ("·", "dim"), "running": ("▶", "bold yellow"), "done": ("✓", "bold green"),
-    "failed": ("✗", "bold red"), "skipped": ("–", "dim"),
+    "failed": ("✗", "bold red"), "skipped": ("\u2013", "dim"),
 }
 
 Job = Callable[["QueueReporter", ProcessSlot], Any]
@@ -124,7 +124,7 @@ class RunScreen(Screen[RunOutcome]):
             outcome.result = self.job(self.reporter, self.slot)
         except (Cancelled, KeyboardInterrupt) as exc:
             outcome.cancelled, outcome.error = True, exc
-        except BaseException as exc:  # noqa: BLE001 - every failure is shown on the Result screen
+        except BaseException as exc:
             outcome.error = exc
         if self.slot.cancelled and outcome.error is not None:
             outcome.cancelled = True
@@ -169,7 +169,7 @@ class RunScreen(Screen[RunOutcome]):
 
     def render_steps(self) -> None:
         table = Table(box=None, expand=True, show_header=False, padding=(0, 1, 0, 0))
-        table.add_column(width=1, no_wrap=True)
+        table.add_column(width=2, no_wrap=True)
         table.add_column(ratio=3, no_wrap=True, overflow="ellipsis")
         table.add_column(width=6, justify="right", no_wrap=True)
         table.add_column(ratio=2, no_wrap=True, overflow="ellipsis", style="dim")

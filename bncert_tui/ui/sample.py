@@ -147,7 +147,7 @@ def sample_plan(options: GlobalOptions | None = None, answers: Answers | None = 
     www: WwwRedirect = answers.www_redirect or "none"
     name = domains[0]
     paths = options.paths
-    schedule = RenewalSchedule.draw(rng if rng is not None else random.Random(SEED))  # noqa: S311
+    schedule = RenewalSchedule.draw(rng if rng is not None else random.Random(SEED))
     cron_argv = ["/usr/bin/python3", "-m", "bncert_tui", "renew", "--cert", name, *options.cli_args()]
     server_name = choose_server_name(domains, www)
     site = Site(name=name, domains=tuple(domains), webroot=paths.webroot, https_port=443,

@@ -152,7 +152,7 @@ class StartScreen(Screen[str]):
         highlighted = options.highlighted
         options.clear_options()
         for action, key, _, label in ACTIONS:
-            disabled = view is None and action != "quit" or (action in NEEDS_MANAGED and not managed)
+            disabled = (view is None and action != "quit") or (action in NEEDS_MANAGED and not managed)
             options.add_option(Option(Text.assemble((f"{key} ", "bold"), label), id=action,
                                       disabled=disabled))
         options.highlighted = highlighted if highlighted is not None else 0
@@ -167,7 +167,7 @@ class StartScreen(Screen[str]):
         options = self.query_one(OptionList)
         try:
             option = options.get_option(action)
-        except Exception:  # noqa: BLE001 - unknown id: ignore the key
+        except Exception:
             return
         if option.disabled:
             if action in NEEDS_MANAGED:

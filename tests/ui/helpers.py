@@ -9,7 +9,13 @@ from textual.pilot import Pilot
 from textual.screen import Screen
 
 from bncert_tui.ui import sample
+from bncert_tui.ui.account import AccountScreen
 from bncert_tui.ui.app import WizardApp
+from bncert_tui.ui.domains import DomainsScreen
+from bncert_tui.ui.redirects import RedirectsScreen
+from bncert_tui.ui.review import ReviewScreen
+from bncert_tui.ui.schedule import ScheduleScreen
+from bncert_tui.ui.start import StartScreen
 
 
 def sample_app(*, managed: bool = False, problems: bool = False, **overrides: Any) -> WizardApp:
@@ -45,3 +51,23 @@ def plain(widget: Any, width: int = 200) -> str:
     console = Console(width=width, record=True, file=io.StringIO(), color_system=None)
     console.print(widget.content)
     return console.export_text()
+
+
+async def to_domains(pilot: Any) -> DomainsScreen:
+    await wait_for_screen(pilot, StartScreen)
+    await pilot.press("n")
+    return await wait_for_screen(pilot, DomainsScreen)  # type: ignore[return-value]
+
+
+async def to_review(pilot: Any, domains: str = "example.com www.example.com") -> ReviewScreen:
+    await to_domains(pilot)
+    await type_text(pilot, domains)
+    await pilot.press("enter")
+    await wait_for_screen(pilot, RedirectsScreen)
+    await pilot.press("ctrl+n")
+    await wait_for_screen(pilot, AccountScreen)
+    await type_text(pilot, "admin@example.com")
+    await pilot.press("tab", "space", "ctrl+n")
+    await wait_for_screen(pilot, ScheduleScreen)
+    await pilot.press("ctrl+n")
+    return await wait_for_screen(pilot, ReviewScreen)  # type: ignore[return-value]

@@ -27,29 +27,9 @@ from bncert_tui.ui.run import RunScreen
 from bncert_tui.ui.schedule import ScheduleScreen
 from bncert_tui.ui.start import StartScreen
 
-from .helpers import plain, sample_app, type_text, wait_for_screen
+from .helpers import plain, sample_app, to_domains, to_review, type_text, wait_for_screen
 
 SIZE = (80, 24)
-
-
-async def to_domains(pilot: Any) -> DomainsScreen:
-    await wait_for_screen(pilot, StartScreen)
-    await pilot.press("n")
-    return await wait_for_screen(pilot, DomainsScreen)  # type: ignore[return-value]
-
-
-async def to_review(pilot: Any, domains: str = "example.com www.example.com") -> ReviewScreen:
-    await to_domains(pilot)
-    await type_text(pilot, domains)
-    await pilot.press("enter")
-    await wait_for_screen(pilot, RedirectsScreen)
-    await pilot.press("ctrl+n")
-    await wait_for_screen(pilot, AccountScreen)
-    await type_text(pilot, "admin@example.com")
-    await pilot.press("tab", "space", "ctrl+n")
-    await wait_for_screen(pilot, ScheduleScreen)
-    await pilot.press("ctrl+n")
-    return await wait_for_screen(pilot, ReviewScreen)  # type: ignore[return-value]
 
 
 async def test_escape_goes_back_one_step_and_keeps_answers() -> None:
@@ -412,8 +392,8 @@ async def wait_outcome(pilot: Any, run: RunScreen, timeout: float = 120) -> Any:
 
 @pytest.mark.integration
 async def test_happy_path_on_the_real_sandbox_by_keys(nginx_sandbox: Any) -> None:
-    from bncert_tui.ui.app import WizardApp
     from bncert_tui.sandbox import http_get, verify_https
+    from bncert_tui.ui.app import WizardApp
 
     sb = nginx_sandbox
     app = WizardApp(sandbox_options(sb), rng=random.Random(3), cursor_blink=False)

@@ -53,7 +53,9 @@ def test_rejects_with_reason(raw: str, reason: str) -> None:
 
 
 def test_domains_split_dedupe_and_require_one() -> None:
-    assert normalize_domains(["a.com, WWW.a.com;a.com"]) == ["a.com", "www.a.com"]
+    assert normalize_domains(["a.com", "WWW.a.com", "a.com"]) == ["a.com", "www.a.com"]
+    with pytest.raises(InputError):
+        normalize_domains(["a.com;b.com"])
     with pytest.raises(InputError):
         normalize_domains([])
 

@@ -45,6 +45,7 @@ from bncert_tui.core.webserver.nginx_syntax import (
     quote,
     strip_fences,
 )
+from bncert_tui.core.webserver.proc_children import children, wait_for_new_workers
 
 _LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
 _HOSTNAME = re.compile(rf"(?=.{{1,253}}$)({_LABEL}\.)+[a-z]([a-z0-9-]*[a-z0-9])?")
@@ -257,8 +258,25 @@ class NginxServer:
         return run_command([str(self.binary), "-t"])
 
     def reload(self) -> CommandResult:
-        """`nginx -s reload`: the master re-reads the config; old workers finish their requests."""
-        return run_command([str(self.binary), "-s", "reload"])
+        """`nginx -s reload`: the master re-reads the config; old workers finish their requests.
+
+        The signal returns at once; this waits (up to 5 s) until the new workers run and the old ones
+        stopped accepting, so whatever the caller checks next is served by the new configuration.
+        """
+        master = self._master_pid()
+        old = set(children(master)) if master else set()
+        result = run_command([str(self.binary), "-s", "reload"])
+        if result.ok and master and not wait_for_new_workers(master, old):
+            result = CommandResult(result.argv, result.returncode,
+                                   result.output + "\nnew workers not seen within 5 s")
+        return result
+
+    def _master_pid(self) -> int | None:
+        try:
+            pid = int(self.pid_file().read_text(encoding="ascii").strip())
+        except (OSError, ValueError):
+            return None
+        return pid if pid > 0 else None
 
     def pid_file(self) -> Path:
         """The main-context `pid` (relative to the prefix DIR/nginx/), else nginx's default."""

@@ -289,7 +289,7 @@ def build_plan(options: GlobalOptions, answers: Answers, *, rng: random.Random |
             raise StackError(f"The change would touch {path}, outside {options.installdir}",
                              hint="Keep the web server configuration under the install dir.")
 
-    existing = read_cert(site.cert_file) if site.key_file and site.key_file.exists() else None
+    existing = read_cert(paths.cert_file(name)) if paths.key_file(name).exists() else None
     managed = state.certificates.get(name)
     cert_action, reason = _cert_decision(existing, domains, managed, options.server)
 

@@ -105,6 +105,13 @@ def test_expand_then_change_redirects(box: Sandbox) -> None:
     status, headers, _ = http_get(box.http_port, "example.test", "/p")
     assert (status, headers["location"]) == (301, f"https://example.test:{box.https_port}/p")
 
+    # --new-schedule draws another time and changes nothing else.
+    redrawn = apply(box, "example.test", "www.example.test", extra=("--www-redirect", "none", "--new-schedule"))
+    assert redrawn.returncode == 0, redrawn.stderr
+    final = config_snapshot(box)
+    assert final.pop("<cron>") != after.pop("<cron>")
+    assert final == after
+
 
 def test_renew_reloads_only_when_renewed(box: Sandbox) -> None:
     assert apply(box, "example.test").returncode == 0

@@ -16,7 +16,7 @@ from typing import Any
 
 from bncert_tui import __version__
 
-COMMANDS = ("apply", "renew", "status", "revert", "demo", "wizard")
+COMMANDS = ("apply", "renew", "status", "revert", "remove", "demo", "wizard")
 EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
 
 
@@ -28,6 +28,9 @@ def _add_global(parser: argparse.ArgumentParser) -> None:
     server.add_argument("--staging", action="store_true", help="use Let's Encrypt's staging CA")
     group.add_argument("--lego", help="lego binary (default DIR/letsencrypt/lego, else lego on PATH)")
     group.add_argument("--cron-file", default="/etc/cron.d/bncert-tui", help="cron.d file for renewals")
+    group.add_argument("--crontab-dir", default="/var/spool/cron/crontabs",
+                       help="user crontabs to search for bncert-tool's renewal line")
+    group.add_argument("--cron-d-dir", default="/etc/cron.d", help="system cron dir to search likewise")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,11 +62,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_global(renew)
     renew.add_argument("--cert", help="only this certificate (its name: the first domain)")
     renew.add_argument("--force", action="store_true", help="renew now whatever the window says")
+    renew.add_argument("--no-random-sleep", action="store_true",
+                       help="skip lego's random 0-8 min wait (cron runs keep it; a terminal or --force "
+                            "never waits; BNCERT_TUI_NO_RANDOM_SLEEP=1 does the same)")
     renew.add_argument("--json", action="store_true")
 
     status = sub.add_parser("status", help="show each certificate's health; non-zero exit when one needs attention")
     _add_global(status)
     status.add_argument("--json", action="store_true")
+
+    remove = sub.add_parser("remove", help="stop managing one certificate: its cron entry, state and "
+                                           "config blocks go, its files and the other sites stay")
+    _add_global(remove)
+    remove.add_argument("--cert", required=True, help="the certificate's name (its first domain)")
+    remove.add_argument("--json", action="store_true")
 
     revert = sub.add_parser("revert", help="put every changed file back as it was before the first apply")
     _add_global(revert)
@@ -99,9 +111,9 @@ def translate_bncert_args(argv: list[str]) -> list[str]:
             raise InputError(f"Unexpected argument {arg!r}")
         name, eq, value = arg[2:].partition("=")
         if name.replace("-", "_") not in BNCERT_OPTIONS:
-            if name in ("server", "lego", "cron-file", "json", "staging"):
+            if name in ("server", "lego", "cron-file", "crontab-dir", "cron-d-dir", "json", "staging"):
                 passthrough.append(arg)
-                if name in ("server", "lego", "cron-file") and not eq:
+                if name in ("server", "lego", "cron-file", "crontab-dir", "cron-d-dir") and not eq:
                     i += 1
                     passthrough.append(argv[i] if i < len(argv) else "")
                 i += 1
@@ -204,13 +216,17 @@ class SignalCancel:
 
 def global_options(args: argparse.Namespace) -> Any:
     from bncert_tui.core.lego import LETS_ENCRYPT, LETS_ENCRYPT_STAGING
-    from bncert_tui.core.paths import check_installdir
+    from bncert_tui.core.paths import check_installdir, check_safe, check_server_url
     from bncert_tui.core.plan import GlobalOptions
 
-    server = args.server or (LETS_ENCRYPT_STAGING if args.staging else LETS_ENCRYPT)
+    server = check_server_url(args.server or (LETS_ENCRYPT_STAGING if args.staging else LETS_ENCRYPT))
+    check_safe("cron file path", args.cron_file)
+    if args.lego:
+        check_safe("lego path", args.lego)
     extra = {k: v for k, v in os.environ.items() if k in ("LEGO_CA_CERTIFICATES", "LEGO_CA_SERVER_NAME")}
     return GlobalOptions(installdir=check_installdir(args.installdir), server=server,
-                         cron_file=Path(args.cron_file).absolute(), lego=args.lego, extra_env=extra)
+                         cron_file=Path(args.cron_file).absolute(), lego=args.lego, extra_env=extra,
+                         crontab_dir=Path(args.crontab_dir).absolute(), cron_d_dir=Path(args.cron_d_dir).absolute())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -230,6 +246,9 @@ def main(argv: list[str] | None = None) -> int:
 
         handler = getattr(commands, f"cmd_{args.command}")
         return int(handler(args))
+    except KeyboardInterrupt:  # Ctrl-C before the engine started (planning changes nothing)
+        print("Interrupted (SIGINT) before any change was made.", file=sys.stderr)
+        return 130
     except BncertError as exc:
         if getattr(exc, "json", False) or "--json" in argv:
             print(json.dumps({"ok": False, "error": exc.title, "detail": exc.detail, "hint": exc.hint,

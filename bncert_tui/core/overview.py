@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bncert_tui.core.errors import BncertError
+from bncert_tui.core.legacy import LegacyFindings
 from bncert_tui.core.lego import LegoCapabilities, detect_capabilities, find_lego
 from bncert_tui.core.plan import GlobalOptions
 from bncert_tui.core.state import load_state
@@ -30,6 +31,12 @@ class Overview:
     running: bool = False
     problems: list[Problem] = field(default_factory=list)
     status: StatusReport | None = None
+    legacy: LegacyFindings | None = None  # bncert-tool's setup, when it is still in charge
+
+    @property
+    def legacy_lines(self) -> list[str]:
+        """Plain words about bncert-tool's setup found here (empty when there is none)."""
+        return self.legacy.describe() if self.legacy and self.legacy.found() else []
 
     @property
     def ready(self) -> bool:
@@ -67,6 +74,10 @@ def gather_overview(options: GlobalOptions) -> Overview:
         view.lego = detect_capabilities(lego)
     except BncertError as exc:
         view.problems.append(Problem(exc.title, exc.hint))
+    try:
+        view.legacy = options.legacy()
+    except OSError as exc:
+        view.problems.append(Problem(f"Could not look for bncert-tool's setup: {exc}", "Check permissions."))
     try:
         if load_state(options.paths.state_file).certificates:
             view.status = collect_status(options)

@@ -20,6 +20,7 @@ from bncert_tui.core import renewal_policy
 from bncert_tui.core.certs import CertInfo, read_cert
 from bncert_tui.core.cronfile import CronFile, render_entry
 from bncert_tui.core.errors import InputError, StackError
+from bncert_tui.core.legacy import CRON_D_DIR, SPOOL_DIR, LegacyFindings, crontab_sources, detect, takeover_files
 from bncert_tui.core.lego import (
     LegoCapabilities,
     LegoRequest,
@@ -54,6 +55,8 @@ class GlobalOptions:
     cron_file: Path
     lego: str | None = None
     extra_env: dict[str, str] = field(default_factory=dict)  # LEGO_CA_CERTIFICATES etc.
+    crontab_dir: Path = SPOOL_DIR  # where bncert-tool's renewal line may live (user crontabs)
+    cron_d_dir: Path = CRON_D_DIR
 
     @property
     def paths(self) -> ToolPaths:
@@ -70,7 +73,15 @@ class GlobalOptions:
                 "--cron-file", str(self.cron_file.absolute())]
         if self.lego:
             argv += ["--lego", str(Path(self.lego).absolute())]
+        if self.crontab_dir != SPOOL_DIR:
+            argv += ["--crontab-dir", str(self.crontab_dir.absolute())]
+        if self.cron_d_dir != CRON_D_DIR:
+            argv += ["--cron-d-dir", str(self.cron_d_dir.absolute())]
         return argv
+
+    def legacy(self) -> LegacyFindings:
+        """What bncert-tool left on this machine (its cron line, config edits, lego data)."""
+        return detect(self.installdir, crontab_sources(self.installdir, self.crontab_dir, self.cron_d_dir))
 
 
 @dataclass(frozen=True)
@@ -122,6 +133,11 @@ class Plan:
     state: State
     suggestions: list[str]
     server_name: str
+    legacy: LegacyFindings | None = None  # set when bncert-tool's setup is taken over
+
+    @property
+    def legacy_cron_files(self) -> list[Path]:
+        return self.legacy.cron_files if self.legacy and self.legacy.found() else []
 
     @property
     def http_port(self) -> int:
@@ -138,6 +154,11 @@ class Plan:
         """The numbered list of what will happen, as bncert-tool shows it, but complete."""
         site = self.site
         items = [f"Back up every file it changes to {self.options.paths.backups}"]
+        if self.legacy and self.legacy.found():
+            items.append("Take over from bncert-tool: " + "; ".join(self.legacy.describe()))
+            for line in self.legacy.cron_lines:
+                items.append(f"Replace bncert-tool's renewal line in {line.source} (line {line.line_no}) by "
+                             f"this tool's entry: {line.line.strip()}")
         if self.challenge_files or self.final_files:
             items.append(f"Serve {site.webroot}/.well-known/acme-challenge/ on the HTTP port "
                          f"{self.http_port} (the web server keeps running: no downtime)")
@@ -201,13 +222,24 @@ def default_www_redirect(domains: list[str]) -> WwwRedirect:
     return "none"
 
 
-def _cert_name(domains: list[str], state: State) -> tuple[str, list[str]]:
-    """Reuse the name of a managed certificate that shares a domain, so adding a name expands it."""
-    for name, cert in state.certificates.items():
-        if name in domains or set(cert.domains) & set(domains):
+def _cert_name(domains: list[str], state: State, legacy: LegacyFindings | None = None) -> tuple[str, list[str]]:
+    """Reuse the name of a managed certificate (or of bncert-tool's) that shares a domain, so adding a
+    name expands it and taking over keeps the existing certificate."""
+    known = [(name, cert.domains) for name, cert in state.certificates.items()]
+    if legacy is not None:
+        known += [(cert.name, list(cert.names)) for cert in legacy.certificates]
+    for name, names in known:
+        if name in domains or set(names) & set(domains):
             ordered = [name] + [d for d in domains if d != name] if name in domains else domains
             return (name if name in domains else domains[0]), ordered
     return domains[0], domains
+
+
+def _legacy_email(legacy: LegacyFindings) -> str:
+    """Taking over: the account bncert-tool registered, so no new email is needed."""
+    if legacy.accounts:
+        return legacy.accounts[0]
+    return next((line.email for line in legacy.cron_lines if line.email), "")
 
 
 def current_user() -> str:
@@ -245,14 +277,15 @@ def build_plan(options: GlobalOptions, answers: Answers, *, rng: random.Random |
     if not answers.accept_tos:
         raise InputError("The Let's Encrypt Subscriber Agreement was not accepted",
                          hint="Read https://letsencrypt.org/repository/ and pass --accept-tos.")
+    legacy = options.legacy()
     domains = normalize_domains(answers.domains)
-    email = normalize_email(answers.email)
+    email = normalize_email(answers.email or _legacy_email(legacy))
     www = answers.www_redirect or default_www_redirect(domains)
     if www not in ("to-www", "to-nonwww", "none"):
         raise InputError(f"Invalid www redirection {www!r}: use to-www, to-nonwww or none")
     paths = options.paths
     state = state if state is not None else load_state(paths.state_file)
-    name, domains = _cert_name(domains, state)
+    name, domains = _cert_name(domains, state, legacy)
 
     web = detect_web_server(options.installdir)
     stack = web.inspect()
@@ -283,7 +316,9 @@ def build_plan(options: GlobalOptions, answers: Answers, *, rng: random.Random |
     # re-run the live config keeps its redirects untouched until the final stage.
     serving_challenge = any(begin_marker(CHALLENGE_TAG) in text for text in originals.values())
     challenge_files = {} if serving_challenge else web.render(originals, [*others, challenge_site])
-    final_files = web.render(originals, [*others, site])
+    taking_over = legacy.found()
+    final_files = (takeover_files(web, originals, legacy, [*others, site]) if taking_over
+                   else web.render(originals, [*others, site]))
     for path in [*challenge_files, *final_files]:
         if options.installdir.resolve() not in path.resolve().parents:
             raise StackError(f"The change would touch {path}, outside {options.installdir}",
@@ -312,7 +347,7 @@ def build_plan(options: GlobalOptions, answers: Answers, *, rng: random.Random |
                 cron_argv=cron_argv, cron_line=render_entry(name, schedule, cron_argv, user),
                 cron_user=user, challenge_files=challenge_files, final_files=final_files,
                 originals=originals, state=state, suggestions=missing_counterparts(domains),
-                server_name=choose_server_name(domains, www))
+                server_name=choose_server_name(domains, www), legacy=legacy if taking_over else None)
 
 
 def _cert_decision(existing: CertInfo | None, domains: list[str], managed: ManagedCert | None,

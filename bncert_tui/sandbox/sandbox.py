@@ -46,6 +46,11 @@ class Sandbox:
         self.lab: AcmeLab = lab if lab is not None else AcmeLab(self.base / "acme", **lab_kwargs)
         self.installdir: Path = self.base / "bitnami"  # plays /opt/bitnami
         self.cron_file: Path = self.base / "crontab"  # not created: the tool under test writes it
+        # The tool searches user crontabs and cron.d for bncert-tool's line: never the machine's in tests.
+        self.crontab_dir: Path = self.base / "spool"
+        self.cron_d_dir: Path = self.base / "cron.d"
+        self.crontab_dir.mkdir(exist_ok=True)
+        self.cron_d_dir.mkdir(exist_ok=True)
         self.stack = BitnamiStack(
             kind, self.installdir, http_port=self.lab.http01_port, https_port=https_port
         )
@@ -68,7 +73,8 @@ class Sandbox:
     def global_args(self) -> list[str]:
         """The CLI arguments that point the tool at this sandbox instead of a real VM."""
         return ["--installdir", str(self.installdir), "--server", self.lab.directory_url,
-                "--cron-file", str(self.cron_file)]
+                "--cron-file", str(self.cron_file), "--crontab-dir", str(self.crontab_dir),
+                "--cron-d-dir", str(self.cron_d_dir)]
 
     def env(self) -> dict[str, str]:
         """os.environ plus LEGO_CA_CERTIFICATES (lego must trust pebble's HTTPS)."""

@@ -18,7 +18,8 @@ def test_mode_unattended_with_option_file(nginx_sandbox: Sandbox, tmp_path: Path
     opts.write_text(f"installdir={box.installdir}\ndomains=example.test www.example.test\n"
                     "email=Admin+Bncert@Example.org\naccept_tos=1\nenable_https_redirection=1\n")
     proc = run_cli(box, "--mode", "unattended", "--optionfile", str(opts),
-                   "--server", box.lab.directory_url, "--cron-file", str(box.cron_file))
+                   "--server", box.lab.directory_url, "--cron-file", str(box.cron_file),
+                   "--crontab-dir", str(box.crontab_dir), "--cron-d-dir", str(box.cron_d_dir))
     assert proc.returncode == 0, proc.stderr + proc.stdout
     verify_https(box.https_port, "www.example.test", box.root_pem())
     # bncert-tool's default with both forms given: non-www -> www, in one hop from HTTP.

@@ -41,8 +41,10 @@ def config_snapshot(box: Sandbox) -> dict[str, bytes]:
     snap = {}
     root = box.installdir / box.kind
     for path in sorted(root.rglob("*")):
-        if path.is_file() and "logs" not in path.parts and "tmp" not in path.parts and "var" not in path.parts:
+        inside = path.relative_to(root).parts  # not the absolute parts: the sandbox lives under /tmp
+        if path.is_file() and not {"logs", "tmp", "var"} & set(inside):
             snap[str(path.relative_to(box.installdir))] = path.read_bytes()
+    assert any(name.endswith(".conf") for name in snap), "the snapshot must hold the config files"
     if box.cron_file.exists():
         snap["<cron>"] = box.cron_file.read_bytes()
     return snap

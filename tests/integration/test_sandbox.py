@@ -325,7 +325,9 @@ def test_sandbox_with_its_own_lab_cleans_up_everything() -> None:
         base = sb.base
         args = sb.global_args()
         assert args == ["--installdir", str(sb.installdir), "--server", sb.lab.directory_url,
-                        "--cron-file", str(sb.cron_file)]
+                        "--cron-file", str(sb.cron_file), "--crontab-dir", str(sb.crontab_dir),
+                        "--cron-d-dir", str(sb.cron_d_dir)]
+        assert sb.crontab_dir.parent == base and sb.cron_d_dir.parent == base
         assert not sb.cron_file.exists() and sb.cron_file.parent == base
         env = sb.env()
         assert Path(env["LEGO_CA_CERTIFICATES"]).is_file() and env["PATH"] == os.environ["PATH"]

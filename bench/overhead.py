@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bncert_tui.sandbox import AcmeLab, Sandbox  # noqa: E402
+from bncert_tui.sandbox import AcmeLab, Sandbox
 
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 5
 

@@ -2,10 +2,17 @@
 
 Any failure (or a cancel) restores every file of the checkpoint, reloads, and raises ApplyError naming
 the cause and what to do. The web server keeps running throughout (HTTP-01 through its webroot).
+
+Test hook: BNCERT_TUI_TEST_PAUSE_AT=<point>[,<point>...] makes execute announce
+"test-pause: <point>" and wait (BNCERT_TUI_TEST_PAUSE_SECONDS, default 60, or until cancelled) at the
+start of that step (a key of events.APPLY_STEPS), or at "configure:<n>" after the n-th config file of
+the configure step is written. The fault tests use it to send a signal, or SIGKILL, at an exact point.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,11 +23,14 @@ from bncert_tui.core.checkpoint import Checkpoint, Originals, recover_open_check
 from bncert_tui.core.cronfile import CronFile
 from bncert_tui.core.errors import ApplyError, BncertError
 from bncert_tui.core.events import Cancelled, Reporter
+from bncert_tui.core.fileops import atomic_write, open_private, write_error
+from bncert_tui.core.legacy import read_crontab
+from bncert_tui.core.legacy_text import strip_cron_text
 from bncert_tui.core.lego import ProcessSlot, obtain_argv, run_streaming
 from bncert_tui.core.lock import RunLock
 from bncert_tui.core.machine import machine_fingerprint
 from bncert_tui.core.plan import Plan
-from bncert_tui.core.preflight import check_challenge_path
+from bncert_tui.core.preflight import ProbeResult, check_challenge_path
 from bncert_tui.core.state import ManagedCert, RunRecord, save_state
 from bncert_tui.core.webserver.base import WebServer
 
@@ -58,10 +68,28 @@ def now_iso() -> str:
 
 
 def open_log(plan: Plan, kind: str) -> tuple[Path, object]:
+    """A 0600 log in the 0700 logs dir, never opened through a symlink."""
     logs = plan.options.paths.logs
     logs.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = logs / f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}.log"
-    return path, path.open("a", encoding="utf-8")
+    return path, os.fdopen(open_private(path), "a", encoding="utf-8")
+
+
+def _log(log: object, text: str) -> None:
+    """Logging never turns a failure (disk full) into another one."""
+    with contextlib.suppress(OSError, ValueError):
+        log.write(text)  # type: ignore[attr-defined]
+        log.flush()  # type: ignore[attr-defined]
+
+
+def _test_pause(point: str, slot: ProcessSlot, reporter: Reporter) -> None:
+    """The test hook described in the module docstring; a no-op unless the variable names `point`."""
+    if point not in os.environ.get("BNCERT_TUI_TEST_PAUSE_AT", "").split(","):
+        return
+    reporter.line(f"test-pause: {point}")
+    deadline = time.monotonic() + float(os.environ.get("BNCERT_TUI_TEST_PAUSE_SECONDS", "60"))
+    while not slot.cancelled and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 def test_and_reload(web: WebServer, what: str) -> None:
@@ -100,18 +128,30 @@ def execute(plan: Plan, reporter: Reporter, slot: ProcessSlot | None = None) -> 
     paths = plan.options.paths
     paths.ensure()
     slot = slot or ProcessSlot()
-    with RunLock(paths.lock_file, "apply"):
+    with RunLock(paths.lock_file, "apply") as lock:
+        if lock.stale:
+            reporter.line(f"Took over the lock of PID {lock.stale.get('pid')} "
+                          f"({lock.stale.get('command')}), which is no longer running.")
         recovered = recover_open_checkpoints(paths.backups)
         if recovered:
-            reporter.line(f"Restored {len(recovered)} file(s) left by an interrupted run.")
-        checkpoint = Checkpoint(paths.backups, plan.options.installdir, f"apply {plan.site.name}",
-                                Originals(paths.originals))
-        log_path, log = open_log(plan, "apply")
+            paths.clear_challenge_files()
+            raise ApplyError(f"Restored {len(recovered)} file(s) left by an interrupted run; the plan "
+                             "was made before that", ", ".join(str(p) for p in recovered),
+                             "Run the same command again (nothing else was changed).")
+        try:
+            checkpoint = Checkpoint(paths.backups, plan.options.installdir, f"apply {plan.site.name}",
+                                    Originals(paths.originals))
+            log_path, log = open_log(plan, "apply")
+        except OSError as exc:
+            error = write_error(paths.backups, exc)
+            error.hint = f"Nothing was changed. {error.hint}"
+            raise error from None
         result = ApplyResult(plan=plan, certificate=None, cert_action=plan.cert_action,
                              backup_dir=checkpoint.directory, log_path=log_path)
         current = ""
         try:
             current = "checkpoint"
+            _test_pause(current, slot, reporter)
             _check_cancel(slot)
             reporter.step(current, "running")
             for path in sorted({*plan.challenge_files, *plan.final_files}):
@@ -120,10 +160,13 @@ def execute(plan: Plan, reporter: Reporter, slot: ProcessSlot | None = None) -> 
                 checkpoint.protect(paths.lego_path / "certificates" / f"{plan.site.name}{suffix}",
                                    keep_original=False)
             checkpoint.protect(plan.options.cron_file)
+            for crontab in plan.legacy_cron_files:  # bncert-tool's line: replaced, kept for revert
+                checkpoint.protect(crontab)
             checkpoint.protect(paths.state_file, keep_original=False)
             reporter.step(current, "done", str(checkpoint.directory))
 
             current = "challenge"
+            _test_pause(current, slot, reporter)
             _check_cancel(slot)
             reporter.step(current, "running")
             if plan.challenge_files:
@@ -135,6 +178,7 @@ def execute(plan: Plan, reporter: Reporter, slot: ProcessSlot | None = None) -> 
                 reporter.step(current, "skipped", "already served")
 
             current = "preflight"
+            _test_pause(current, slot, reporter)
             _check_cancel(slot)
             reporter.step(current, "running")
             probes = _preflight(plan)
@@ -151,34 +195,39 @@ def execute(plan: Plan, reporter: Reporter, slot: ProcessSlot | None = None) -> 
             reporter.step(current, "done", f"{len(probes)} domain(s) OK")
 
             current = "lego"
+            _test_pause(current, slot, reporter)
             _check_cancel(slot)
             if plan.cert_action == "keep":
                 reporter.step(current, "skipped", plan.cert_reason)
             else:
                 reporter.step(current, "running", plan.cert_reason)
                 argv = obtain_argv(plan.lego, plan.caps, plan.request)
-                log.write("$ " + " ".join(argv) + "\n")  # type: ignore[attr-defined]
+                _log(log, "$ " + " ".join(argv) + "\n")
                 lego_result = run_streaming(argv, plan.options.env(), reporter.line, log, slot)  # type: ignore[arg-type]
                 if lego_result.cancelled or slot.cancelled:
                     raise Cancelled("cancelled while lego was running")
                 if not lego_result.ok:
-                    raise ApplyError("lego could not obtain the certificate", lego_result.tail(),
-                                     _lego_hint(lego_result.lines))
+                    raise ApplyError(_lego_title(lego_result.returncode), lego_result.tail(),
+                                     _lego_hint(lego_result.lines, lego_result.returncode))
                 reporter.step(current, "done")
+            assert plan.site.cert_file is not None  # a full site, not the challenge-only stage
             result.certificate = read_cert(plan.site.cert_file)
             if result.certificate is None:
                 raise ApplyError(f"No readable certificate at {plan.site.cert_file} after lego ran",
                                  hint="Check the lego data directory and its permissions.")
 
             current = "configure"
+            _test_pause(current, slot, reporter)
             _check_cancel(slot)
             reporter.step(current, "running")
-            for path, text in plan.final_files.items():
+            for number, (path, text) in enumerate(plan.final_files.items(), 1):
                 checkpoint.write_text(path, text)
+                _test_pause(f"configure:{number}", slot, reporter)
             result.changed_files = sorted(plan.final_files)
             reporter.step(current, "done", f"{len(plan.final_files)} file(s) changed")
 
             current = "reload"
+            _test_pause(current, slot, reporter)
             _check_cancel(slot)
             reporter.step(current, "running")
             if plan.final_files or plan.challenge_files or plan.cert_action != "keep":
@@ -188,6 +237,7 @@ def execute(plan: Plan, reporter: Reporter, slot: ProcessSlot | None = None) -> 
                 reporter.step(current, "skipped", "nothing changed")
 
             current = "verify"
+            _test_pause(current, slot, reporter)
             _check_cancel(slot)
             reporter.step(current, "running")
             problems = wait_for_serial(plan.https_port, plan.domains, result.certificate.serial)
@@ -197,22 +247,30 @@ def execute(plan: Plan, reporter: Reporter, slot: ProcessSlot | None = None) -> 
             reporter.step(current, "done", f"serial {result.certificate.serial}")
 
             current = "cron"
+            _test_pause(current, slot, reporter)
             _check_cancel(slot)
             reporter.step(current, "running")
             result.cron_changed = CronFile(plan.options.cron_file).write_entry(
                 plan.site.name, plan.schedule, plan.cron_argv, plan.cron_user)
+            for crontab in plan.legacy_cron_files:
+                atomic_write(crontab, strip_cron_text(read_crontab(crontab)).encode("utf-8", "surrogateescape"))
+                reporter.line(f"Removed bncert-tool's renewal line from {crontab}")
+                result.cron_changed = True
             reporter.step(current, "done" if result.cron_changed else "skipped",
                           plan.cron_line if result.cron_changed else "entry already in place")
 
             current = "state"
+            _test_pause(current, slot, reporter)
+            _check_cancel(slot)
             reporter.step(current, "running")
             _record(plan, result)
             reporter.step(current, "done")
         except BaseException as exc:
             reporter.step(current or "checkpoint", "failed", _short(exc))
             result.rolled_back = _rollback(plan, checkpoint, reporter)
-            log.write(f"FAILED at {current}: {exc}\n")  # type: ignore[attr-defined]
-            log.close()  # type: ignore[attr-defined]
+            _log(log, f"FAILED at {current}: {exc}\n")
+            with contextlib.suppress(OSError):
+                log.close()  # type: ignore[attr-defined]
             if isinstance(exc, BncertError):
                 exc.detail = (exc.detail + "\n" if exc.detail else "") + _rollback_note(result)
                 raise
@@ -221,8 +279,9 @@ def execute(plan: Plan, reporter: Reporter, slot: ProcessSlot | None = None) -> 
             raise ApplyError(f"Unexpected error during {current}: {exc}", _rollback_note(result),
                              f"See the log {log_path}.") from exc
         checkpoint.commit()
-        log.write("done\n")  # type: ignore[attr-defined]
-        log.close()  # type: ignore[attr-defined]
+        _log(log, "done\n")
+        with contextlib.suppress(OSError):
+            log.close()  # type: ignore[attr-defined]
         return result
 
 
@@ -235,26 +294,33 @@ def _short(exc: BaseException) -> str:
     return exc.title if isinstance(exc, BncertError) else (str(exc) or type(exc).__name__)
 
 
-def _preflight(plan: Plan) -> list:  # type: ignore[type-arg]
+def _preflight(plan: Plan) -> list[ProbeResult]:
     return check_challenge_path(plan.site.webroot, plan.http_port, plan.domains)
 
 
 def _rollback(plan: Plan, checkpoint: Checkpoint, reporter: Reporter) -> list[Path]:
-    """Restore every file, remove stray challenge files, reload so the server serves what it did."""
-    restored = checkpoint.restore()
-    challenge_dir = plan.site.webroot / ".well-known" / "acme-challenge"
-    if challenge_dir.is_dir():
-        for stray in challenge_dir.iterdir():
-            if stray.is_file():
-                stray.unlink()
-    if plan.challenge_files or plan.final_files:
+    """Restore every file, remove stray challenge files, and reload when a file the server reads had
+    changed, so it serves what it served before. Never raises: it runs while handling a failure."""
+    restored: list[Path] = []
+    try:
+        restored = checkpoint.restore()
+    except ApplyError as exc:
+        reporter.line(f"WARNING: {exc}")
+    except OSError as exc:
+        reporter.line(f"WARNING: rollback could not finish: {exc}; the next run completes it")
+    with contextlib.suppress(OSError):
+        plan.options.paths.clear_challenge_files()
+    if restored and plan.web.is_running():
         test = plan.web.config_test()
         if test.ok:
-            plan.web.reload()
+            reload = plan.web.reload()
+            if not reload.ok:
+                reporter.line(f"WARNING: {plan.web.kind} did not reload after the rollback: "
+                              + reload.output.strip()[-400:])
         else:
             reporter.line("WARNING: the restored configuration does not pass the config test:")
             reporter.line(test.output.strip()[-800:])
-    reporter.line(f"Rolled back: {len(restored)} file(s) restored from {checkpoint.directory}")
+    reporter.line(f"Rolled back: {len(restored)} changed file(s) restored from {checkpoint.directory}")
     return restored
 
 
@@ -263,7 +329,18 @@ def _rollback_note(result: ApplyResult) -> str:
     return f"Rolled back: {n} file(s) restored from {result.backup_dir}; the server serves what it served before."
 
 
-def _lego_hint(lines: list[str]) -> str:
+def _lego_title(returncode: int) -> str:
+    if returncode < 0:
+        return f"lego was killed by signal {-returncode} before it obtained the certificate"
+    if returncode == 127:
+        return "lego could not be started"
+    return "lego could not obtain the certificate"
+
+
+def _lego_hint(lines: list[str], returncode: int = 1) -> str:
+    if returncode < 0:
+        return ("Something outside bncert-tui stopped lego (out of memory? an admin?). Nothing was "
+                "changed; run again.")
     text = "\n".join(lines[-30:])
     if "connection refused" in text and "get directory" in text:
         return "The CA is unreachable. Check the --server URL and this machine's outbound HTTPS."
@@ -271,7 +348,10 @@ def _lego_hint(lines: list[str]) -> str:
         return "The CA's TLS certificate is not trusted (for a private CA set LEGO_CA_CERTIFICATES)."
     if "rateLimited" in text:
         return "Let's Encrypt's rate limit was hit. Wait as the message says, or use --staging to test."
-    if "unauthorized" in text or "connection" in text or "NXDOMAIN" in text or "no such host" in text:
+    if "badNonce" in text or "serverInternal" in text:
+        return "The CA returned errors (see above). It may be busy: wait a few minutes and run again."
+    if ("unauthorized" in text or "connection" in text or "NXDOMAIN" in text or "no such host" in text
+            or "SERVFAIL" in text or "DNS problem" in text or "could not resolve" in text):
         return ("The CA could not fetch the challenge: check that DNS for each domain points to this "
                 "machine and port 80 is open to the Internet.")
     return "Read lego's output above; fix the cause and run again (nothing was changed)."

@@ -15,7 +15,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bncert_tui.core.fileops import atomic_write, resolve_inside
+from bncert_tui.core.errors import ApplyError
+from bncert_tui.core.fileops import atomic_write, resolve_inside, write_error
 
 MANIFEST = "manifest.json"
 
@@ -44,17 +45,58 @@ def _copy_out(path: Path, dest_dir: Path, index: int) -> Saved:
     return Saved(str(path), True, name, st.st_mode & 0o7777, st.st_uid, st.st_gid)
 
 
-def _put_back(saved: Saved, src_dir: Path) -> None:
+def _same(saved: Saved, target: Path, data: bytes) -> bool:
+    try:
+        st = target.stat()
+        return (st.st_mode & 0o7777) == saved.mode and target.read_bytes() == data
+    except OSError:
+        return False
+
+
+def _put_back(saved: Saved, src_dir: Path) -> bool:
+    """Make the file what it was; True if that changed anything. An unchanged file is not rewritten
+    (its mtime stays, and a read-only or full file system does not stop the rest of a rollback)."""
     target = Path(saved.path)
     if not saved.existed:
+        if not target.exists() and not target.is_symlink():
+            return False
+        _keep_after(saved, target, src_dir)
         with contextlib.suppress(FileNotFoundError):
             target.unlink()
-        return
+        return True
     data = (src_dir / saved.backup).read_bytes()
+    if _same(saved, target, data):
+        return False
+    _keep_after(saved, target, src_dir)
     target.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(target, data, mode=saved.mode)
     if saved.uid != -1 and os.geteuid() == 0:
-        os.chown(target, saved.uid, saved.gid)
+        os.chown(target.resolve(), saved.uid, saved.gid)
+    return True
+
+
+def _keep_after(saved: Saved, target: Path, src_dir: Path) -> None:
+    """What a failed run produced (a new certificate, say) stays in the checkpoint dir as `*.after`,
+    so nothing is ever lost, not even by a rollback."""
+    with contextlib.suppress(OSError):
+        if target.is_file():
+            dest = src_dir / f"{saved.backup or f'new-{target.name}'}.after"
+            fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                out.write(target.read_bytes())
+
+
+def _restore_all(items: list[Saved], src_dir: Path) -> tuple[list[Path], list[str]]:
+    """Put every file back, last changed first; one failure does not stop the others."""
+    changed: list[Path] = []
+    failures: list[str] = []
+    for item in reversed(items):
+        try:
+            if _put_back(item, src_dir):
+                changed.append(Path(item.path))
+        except OSError as exc:
+            failures.append(f"{item.path}: {exc.strerror or exc} (its backup: {src_dir / item.backup})")
+    return changed, failures
 
 
 def _write_manifest(directory: Path, payload: dict[str, object]) -> None:
@@ -123,35 +165,44 @@ class Checkpoint:
         """Back the file up (once per run) before anything changes it."""
         if any(item.path == str(path) for item in self.saved):
             return
-        if keep_original and self.originals is not None:
-            self.originals.keep(path)
-        self.saved.append(_copy_out(path, self.directory, len(self.saved)))
-        self._flush()
+        try:
+            if keep_original and self.originals is not None:
+                self.originals.keep(path)
+            self.saved.append(_copy_out(path, self.directory, len(self.saved)))
+            self._flush()
+        except OSError as exc:
+            error = write_error(self.directory, exc)
+            error.title = f"Cannot back up {path} to {self.directory}: {error.title.split(': ', 1)[-1]}"
+            raise error from None
 
     def write_text(self, path: Path, text: str) -> None:
         """Change a config file: inside the install dir only, backed up first, written atomically."""
         real = resolve_inside(path, self.root)
         self.protect(path)
-        atomic_write(real, text.encode())
+        try:
+            atomic_write(real, text.encode())
+        except OSError as exc:
+            raise write_error(path, exc) from None
 
     @property
     def paths(self) -> list[Path]:
         return [Path(item.path) for item in self.saved]
 
     def restore(self) -> list[Path]:
-        """Put every file back as it was, last changed first. What a failed run produced (a new
-        certificate, say) is kept in the checkpoint dir as `*.after`, so nothing is ever lost."""
-        restored = []
-        for item in reversed(self.saved):
-            target = Path(item.path)
-            if target.exists():
-                with contextlib.suppress(OSError):
-                    shutil.copy2(target, self.directory / f"{item.backup or target.name}.after")
-            _put_back(item, self.directory)
-            restored.append(target)
-        self.status = "rolled-back"
-        self._flush()
-        return restored
+        """Put every file back as it was, last changed first; return the files that had changed.
+
+        A file that cannot be put back leaves the checkpoint "open", so the next run tries again
+        (and ApplyError names the file and its backup)."""
+        changed, failures = _restore_all(self.saved, self.directory)
+        self.status = "open" if failures else "rolled-back"
+        with contextlib.suppress(OSError):
+            self._flush()
+        if failures:
+            raise ApplyError("Rollback incomplete: some files could not be put back",
+                             "\n".join(failures),
+                             "Fix the cause; the next run of bncert-tui puts them back (or copy the "
+                             "backups named above by hand).")
+        return changed
 
     def commit(self) -> None:
         self.status = "committed"
@@ -177,10 +228,11 @@ def recover_open_checkpoints(backups: Path) -> list[Path]:
             continue
         if data.get("status") != "open" or _alive(int(data.get("pid", 0))):
             continue
-        for raw in reversed(data.get("files", [])):
-            saved = Saved(**raw)
-            _put_back(saved, directory)
-            restored.append(Path(saved.path))
+        changed, failures = _restore_all([Saved(**raw) for raw in data.get("files", [])], directory)
+        if failures:
+            raise ApplyError(f"Cannot undo the interrupted run recorded in {directory}",
+                             "\n".join(failures), "Fix the cause (disk full? read-only?), then run again.")
+        restored.extend(changed)
         data["status"] = "recovered"
         _write_manifest(directory, data)
     return restored

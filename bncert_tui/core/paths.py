@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +65,18 @@ class ToolPaths:
     def key_file(self, name: str) -> Path:
         return self.lego_path / "certificates" / f"{name}.key"
 
+    @property
+    def challenge_dir(self) -> Path:
+        return self.webroot / ".well-known" / "acme-challenge"
+
+    def clear_challenge_files(self) -> None:
+        """Remove what lego (killed before its own cleanup) or a pre-flight left in the challenge dir."""
+        if self.challenge_dir.is_dir() and not self.challenge_dir.is_symlink():
+            for stray in self.challenge_dir.iterdir():
+                if stray.is_file() or stray.is_symlink():
+                    with contextlib.suppress(FileNotFoundError):
+                        stray.unlink()
+
     def ensure(self) -> None:
         """Create the tree: the webroot must be traversable by the server's workers; the rest is 0700."""
         for path, mode in ((self.home, 0o755), (self.webroot, 0o755), (self.private, 0o700),
@@ -76,6 +89,28 @@ class ToolPaths:
         challenge.mkdir(parents=True, exist_ok=True)
         os.chmod(self.webroot / ".well-known", 0o755)
         os.chmod(challenge, 0o755)
+
+
+_UNSAFE = "%\n\r\"'\\;{}$`"
+
+
+def check_safe(what: str, value: str) -> str:
+    """A value that ends up in config or cron files (paths, the CA URL): no character a shell, cron
+    or a config parser would read as syntax, no whitespace, no control character."""
+    bad = sorted({ch for ch in value if ch in _UNSAFE or ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F})
+    if bad:
+        raise InputError(f"Unsupported {what} {value!r}: it contains {', '.join(repr(c) for c in bad)}, "
+                         "unsafe in config and cron files")
+    return value
+
+
+def check_server_url(raw: str) -> str:
+    """The ACME directory URL: https://host[:port]/path, nothing else."""
+    check_safe("ACME server URL", raw)
+    if not raw.startswith("https://") or len(raw) <= len("https://"):
+        raise InputError(f"Unsupported ACME server URL {raw!r}: it must start with https://",
+                         hint="e.g. https://acme-staging-v02.api.letsencrypt.org/directory")
+    return raw
 
 
 def check_installdir(raw: str | Path) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from bncert_tui.core.checkpoint import Checkpoint, Originals, recover_open_checkpoints
@@ -41,4 +42,32 @@ def revert(options: GlobalOptions) -> list[Path]:
         save_state(paths.state_file, State())
         checkpoint.commit()
         originals.forget()
+        return restored
+
+
+def recover_interrupted(options: GlobalOptions, say: Callable[[str], None]) -> list[Path]:
+    """Undo what a run killed mid-way (SIGKILL, power loss) left behind, before anything is planned:
+    restore its files from the open checkpoint, remove stray challenge files, and reload the server
+    so it serves what the files say. Does nothing (and creates nothing) on a clean install dir."""
+    paths = options.paths
+    if not paths.backups.is_dir():
+        return []
+    with RunLock(paths.lock_file, "recover") as lock:
+        restored = recover_open_checkpoints(paths.backups)
+        if lock.stale:
+            say(f"Took over the lock of PID {lock.stale.get('pid')} ({lock.stale.get('command')}), "
+                "which is no longer running.")
+        if not restored:
+            return []
+        say(f"Restored {len(restored)} file(s) left by an interrupted run: "
+            + ", ".join(str(p) for p in restored))
+        paths.clear_challenge_files()
+        web = detect_web_server(options.installdir)
+        if web.is_running():
+            test = web.config_test()
+            if test.ok:
+                web.reload()
+            else:
+                say("WARNING: the restored configuration does not pass the config test:")
+                say(test.output.strip()[-800:])
         return restored

@@ -162,9 +162,8 @@ def normalize_email(raw: str) -> str:
         result = validate_email(value, check_deliverability=False)
     except EmailNotValidError as exc:
         raise InputError(f"Invalid email {raw!r}: {exc}") from None
-    domain = result.ascii_domain.lower()
     try:
-        normalize_domain(domain)
+        domain = normalize_domain(result.domain)  # the Unicode form, so look-alikes are caught
     except InputError as exc:
         raise InputError(f"Invalid email {raw!r}: its domain is not usable ({exc.title})") from None
     return f"{result.local_part}@{domain}"

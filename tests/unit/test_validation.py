@@ -112,3 +112,8 @@ def test_any_email_rejected_or_safe(raw: str) -> None:
     except InputError:
         return
     assert not any(ch in value for ch in "\n\r;{}$`'\" %")
+
+
+def test_email_domain_look_alike_rejected() -> None:
+    with pytest.raises(InputError, match="mixes Cyrillic and Latin"):
+        normalize_email("a@pаypal.com")

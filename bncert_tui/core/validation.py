@@ -43,6 +43,10 @@ def normalize_domain(raw: str) -> str:
         raise _reject(raw, "IP addresses cannot get a Let's Encrypt certificate through this tool")
     if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
         raise _reject(raw, "it contains control characters")
+    bad = sorted({ch for ch in value if ch.isascii() and not (ch.isalnum() or ch in ".-")})
+    if bad:
+        shown = " ".join(repr(ch) for ch in bad)
+        raise _reject(raw, f"{shown} {'is' if len(bad) == 1 else 'are'} not allowed in a host name")
     if value.isascii():
         _check_lengths(raw, value.lower())
     for label in value.split("."):

@@ -29,12 +29,25 @@ class TextReporter:
         print(f"         {text}", file=self.stream, flush=True)
 
 
+def signal_name(number: int) -> str:
+    import signal
+
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
 def cmd_apply(args: argparse.Namespace) -> int:
     from bncert_tui.core.apply import execute
     from bncert_tui.core.lego import ProcessSlot
     from bncert_tui.core.plan import Answers, build_plan
 
     options = global_options(args)
+    if not args.dry_run:  # undo a run killed mid-way (SIGKILL) before planning on its leftovers
+        from bncert_tui.core.revert import recover_interrupted
+
+        recover_interrupted(options, lambda text: print(text, file=sys.stderr))
     answers = Answers(domains=args.domain, email=args.email, accept_tos=args.accept_tos,
                       https_redirect=args.https_redirect, www_redirect=args.www_redirect,
                       new_schedule=args.new_schedule)
@@ -62,7 +75,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
             result = execute(plan, TextReporter(out), slot)
         except (Cancelled, KeyboardInterrupt) as exc:
             code = EXIT_SIGNAL.get(signals.received or 2, 130)  # type: ignore[call-overload]
-            cause = f"signal {signals.received}" if signals.received else str(exc)
+            cause = signal_name(signals.received) if signals.received else str(exc)
             message = f"Interrupted ({cause}): every change was rolled back; the server serves as before."
             if args.json:
                 print(json.dumps({"ok": False, "error": message, "exit_code": code}))
@@ -86,24 +99,29 @@ def cmd_renew(args: argparse.Namespace) -> int:
     from bncert_tui.core.renew import renew_all
 
     options = global_options(args)
+    from bncert_tui.core.revert import recover_interrupted
+
+    recover_interrupted(options, lambda text: print(text, file=sys.stderr))
     interactive = sys.stdout.isatty()
     out = sys.stderr if args.json else sys.stdout
     slot = ProcessSlot()
     with SignalCancel(slot.cancel) as signals:
         try:
             outcomes = renew_all(options, only=args.cert, force=args.force, interactive=interactive,
+                                 no_random_sleep=args.no_random_sleep,
                                  on_line=(lambda line: print(line, file=out, flush=True))
                                  if interactive else None,
                                  slot=slot)
         except (Cancelled, KeyboardInterrupt):
-            print("Interrupted: nothing was left half-done.", file=sys.stderr)
+            print(f"Interrupted ({signal_name(signals.received or 2)}): nothing was left half-done.",
+                  file=sys.stderr)
             return EXIT_SIGNAL.get(signals.received or 2, 130)  # type: ignore[call-overload]
     failed = [o for o in outcomes if o.outcome == "failed"]
     if args.json:
         print(json.dumps({"ok": not failed, "certificates": [o.to_dict() for o in outcomes]}))
     else:
         for o in outcomes:
-            if interactive or o.outcome in ("failed", "renewed"):
+            if interactive or o.outcome in ("failed", "renewed", "reloaded"):
                 print(f"{o.name}: {o.outcome}" + (f" — {o.message}" if o.message else ""), file=out)
     return 1 if failed else 0
 
@@ -118,6 +136,25 @@ def cmd_status(args: argparse.Namespace) -> int:
     else:
         print(format_status(report))
     return 0 if report.healthy else 1
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    from bncert_tui.core.remove import remove_certificate
+
+    options = global_options(args)
+    result = remove_certificate(options, args.cert)
+    if args.json:
+        print(json.dumps(result.to_dict()))
+        return 0
+    print(f"Removed {result.name}: its renewal entry and state are gone"
+          + (f"; {len(result.changed_files)} config file(s) rewritten without it." if result.changed_files
+             else "; no config change was needed."))
+    for path in result.kept_files:
+        print(f"  kept {path}")
+    if result.still_used_by:
+        print("Note: still used by " + ", ".join(map(str, result.still_used_by))
+              + " (no longer renewed: point it at another certificate).")
+    return 0
 
 
 def cmd_revert(args: argparse.Namespace) -> int:

@@ -61,15 +61,20 @@ class CertStatus:
 class StatusReport:
     installdir: str
     certificates: list[CertStatus]
+    legacy: list[str] = field(default_factory=list)  # bncert-tool's setup still in charge, in plain words
 
     @property
     def healthy(self) -> bool:
-        return all(c.ok for c in self.certificates)
+        """A bncert-tool setup still in charge needs attention too: it is the one to take over."""
+        return all(c.ok for c in self.certificates) and not self.legacy
 
     def to_dict(self) -> dict[str, object]:
         return {"installdir": self.installdir, "healthy": self.healthy,
-                "attention": [c.name for c in self.certificates if not c.ok],
-                "certificates": [c.to_dict() for c in self.certificates]}
+                "attention": [c.name for c in self.certificates if not c.ok]
+                + (["bncert-tool"] if self.legacy else []),
+                "certificates": [c.to_dict() for c in self.certificates],
+                "bncert_tool": {"found": bool(self.legacy), "details": self.legacy,
+                                "take_over": TAKE_OVER_HINT if self.legacy else ""}}
 
 
 def assess(info: CertInfo | None, now: datetime, *, cron_present: bool, cron_problem: str = "",
@@ -188,13 +193,23 @@ def collect_status(options: GlobalOptions, now: datetime | None = None) -> Statu
         elif status.verdict == CRON_MISSING:
             status.detail = f"no entry for {name} in {options.cron_file}: it will not be renewed"
         items.append(status)
-    return StatusReport(str(options.installdir), items)
+    legacy = options.legacy()
+    return StatusReport(str(options.installdir), items, legacy.describe() if legacy.found() else [])
+
+
+TAKE_OVER_HINT = ("Take it over: run `bncert-tui` (the wizard) or `bncert-tui apply --domain ... --accept-tos`; "
+                  "its certificate and account are reused (no new order) and `revert` puts its setup back.")
 
 
 def format_status(report: StatusReport) -> str:
-    if not report.certificates:
-        return f"No certificate managed by bncert-tui in {report.installdir}."
     lines = []
+    if report.legacy:
+        lines.append("bncert-tool's setup was found [needs attention]")
+        lines += [f"  - {line}" for line in report.legacy]
+        lines.append(f"  {TAKE_OVER_HINT}")
+    if not report.certificates:
+        lines.append(f"No certificate managed by bncert-tui in {report.installdir}.")
+        return "\n".join(lines)
     for c in report.certificates:
         lines.append(f"{c.name} [{c.verdict}]")
         lines.append(f"  names:     {', '.join(c.domains)}")

@@ -24,6 +24,12 @@ def case(request: pytest.FixtureRequest) -> tuple[Sandbox, bool]:
     return request.getfixturevalue(f"{kind}_sandbox"), old_cron
 
 
+def parse_json_block(text: str) -> dict:  # type: ignore[type-arg]
+    import json
+
+    return json.loads(text)  # type: ignore[no-any-return]
+
+
 def links(box: Sandbox) -> dict[str, str]:
     found = {}
     for path in (box.installdir / box.kind / "conf").iterdir():
@@ -50,6 +56,14 @@ def test_take_over_without_new_order_then_revert(case: tuple[Sandbox, bool]) -> 
     bncert_links = links(box)
     assert made.cron_line.encode() in bncert_crontab
 
+    # status says what was found, in plain words, and asks for attention.
+    status = run_cli(box, "status", *box.global_args(), "--json")
+    assert status.returncode == 1
+    found = parse_json_block(status.stdout)["bncert_tool"]
+    assert found["found"] is True and "Take it over" in found["take_over"]
+    text = " ".join(found["details"])
+    assert ("00:00" in text and "midnight" in text) if old_cron else "renewal" in text
+
     # `apply` with the same names and no email: the account and the certificate are reused.
     proc = run_cli(box, "apply", *box.global_args(), "--domain", DOMAIN, "--accept-tos", "--json")
     assert proc.returncode == 0, proc.stderr
@@ -58,6 +72,9 @@ def test_take_over_without_new_order_then_revert(case: tuple[Sandbox, bool]) -> 
     assert any("Take over from bncert-tool" in item for item in result["done"])
     assert int(result["certificate"]["serial"], 16) == made.serial
     assert wait_serial(box, made.serial) == made.serial  # the same certificate is served
+    status = run_cli(box, "status", *box.global_args(), "--json")
+    assert status.returncode == 0, status.stdout
+    assert parse_json_block(status.stdout)["bncert_tool"]["found"] is False
     orders = box.installdir / "letsencrypt" / "certificates"
     assert sorted(p.name for p in orders.iterdir() if p.suffix == ".crt") == [
         f"{DOMAIN}.crt", f"{DOMAIN}.issuer.crt"]

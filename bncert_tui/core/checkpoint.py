@@ -17,6 +17,7 @@ from pathlib import Path
 
 from bncert_tui.core.errors import ApplyError
 from bncert_tui.core.fileops import atomic_write, resolve_inside, write_error
+from bncert_tui.core.processes import process_alive
 
 MANIFEST = "manifest.json"
 
@@ -239,12 +240,4 @@ def recover_open_checkpoints(backups: Path) -> list[Path]:
 
 
 def _alive(pid: int) -> bool:
-    if pid <= 0 or pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid != os.getpid() and process_alive(pid)

@@ -13,6 +13,7 @@ from types import TracebackType
 
 from bncert_tui.core.errors import BncertError
 from bncert_tui.core.fileops import open_private
+from bncert_tui.core.processes import process_alive
 
 
 class LockBusy(BncertError):
@@ -85,12 +86,4 @@ class RunLock:
 
 
 def _alive(pid: object) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return isinstance(pid, int) and process_alive(pid)

@@ -57,7 +57,7 @@ def challenge_files(box: Sandbox) -> list[Path]:
 
 def workers(box: Sandbox) -> set[int]:
     """The server's worker PIDs: a reload replaces them, so unchanged PIDs prove no reload."""
-    from bncert_tui.core.webserver.proc_children import children
+    from bncert_tui.core.processes import children
 
     assert box.stack.pid is not None
     return {pid for pid, title in children(box.stack.pid).items() if "shutting down" not in title}

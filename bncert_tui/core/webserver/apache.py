@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 from bncert_tui.core.errors import StackError
+from bncert_tui.core.processes import process_alive
 from bncert_tui.core.webserver.apache_render import render_config
 from bncert_tui.core.webserver.apache_syntax import strip_fences
 from bncert_tui.core.webserver.apache_tree import (
@@ -97,16 +98,6 @@ def _read_pid(path: Path) -> int | None:
     except (OSError, UnicodeDecodeError):
         return None
     return int(text) if text.isdigit() and int(text) > 0 else None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by another user
-        return True
-    return True
 
 
 def _answers(address: tuple[str, int]) -> bool:
@@ -215,7 +206,7 @@ class ApacheServer:
 
     def is_running(self) -> bool:
         pid = _read_pid(self._runtime()[0])
-        return pid is not None and _alive(pid)
+        return pid is not None and process_alive(pid)
 
     def reload(self) -> CommandResult:
         """`apachectl -k graceful`, then wait (<= 3 s) until httpd has re-read its config (it
@@ -236,7 +227,7 @@ class ApacheServer:
             if (
                 _mtime(pid_file) not in (None, before)
                 and pid is not None
-                and _alive(pid)
+                and process_alive(pid)
                 and (probe is None or _answers(probe))
             ):
                 return result

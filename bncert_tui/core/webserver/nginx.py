@@ -7,13 +7,13 @@ first block), so the edits land in the blocks that really answer for the site's 
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from bncert_tui.core.errors import StackError
+from bncert_tui.core.processes import children, process_alive, wait_for_new_workers
 from bncert_tui.core.webserver.base import (
     CHALLENGE_PATH,
     CHALLENGE_TAG,
@@ -45,7 +45,6 @@ from bncert_tui.core.webserver.nginx_syntax import (
     quote,
     strip_fences,
 )
-from bncert_tui.core.webserver.proc_children import children, wait_for_new_workers
 
 _LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
 _HOSTNAME = re.compile(rf"(?=.{{1,253}}$)({_LABEL}\.)+[a-z]([a-z0-9-]*[a-z0-9])?")
@@ -292,19 +291,8 @@ class NginxServer:
         return default
 
     def is_running(self) -> bool:
-        try:
-            pid = int(self.pid_file().read_text(encoding="ascii").strip())
-        except (OSError, ValueError):
-            return False
-        if pid <= 0:
-            return False
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True  # alive, owned by another user
-        return True
+        pid = self._master_pid()
+        return pid is not None and process_alive(pid)
 
 
 def _check_no_challenge_location(srv: HttpServer) -> None:

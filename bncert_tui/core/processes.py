@@ -1,11 +1,25 @@
-"""Worker processes of a web server's master, from /proc: a graceful reload is asynchronous, and a
-caller that checks the result (the served certificate) must wait until old workers stop accepting."""
+"""Processes, from /proc and kill(0): whether a PID is alive (locks, checkpoints, pid files), and the
+workers of a web server's master (a graceful reload is asynchronous: a caller that checks the result,
+the served certificate, must wait until old workers stop accepting)."""
 
 from __future__ import annotations
 
 import os
 import time
 from pathlib import Path
+
+
+def process_alive(pid: int) -> bool:
+    """True when `pid` names a live process (also one owned by another user)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def children(master: int) -> dict[int, str]:

@@ -150,10 +150,7 @@ def execute(plan: Plan, reporter: Reporter, slot: ProcessSlot | None = None) -> 
                              backup_dir=checkpoint.directory, log_path=log_path)
         current = ""
         try:
-            current = "checkpoint"
-            _test_pause(current, slot, reporter)
-            _check_cancel(slot)
-            reporter.step(current, "running")
+            current = _begin("checkpoint", slot, reporter)
             for path in sorted({*plan.challenge_files, *plan.final_files}):
                 checkpoint.protect(path)
             for suffix in (".crt", ".key", ".issuer.crt", ".json"):
@@ -165,10 +162,7 @@ def execute(plan: Plan, reporter: Reporter, slot: ProcessSlot | None = None) -> 
             checkpoint.protect(paths.state_file, keep_original=False)
             reporter.step(current, "done", str(checkpoint.directory))
 
-            current = "challenge"
-            _test_pause(current, slot, reporter)
-            _check_cancel(slot)
-            reporter.step(current, "running")
+            current = _begin("challenge", slot, reporter)
             if plan.challenge_files:
                 for path, text in plan.challenge_files.items():
                     checkpoint.write_text(path, text)
@@ -177,10 +171,7 @@ def execute(plan: Plan, reporter: Reporter, slot: ProcessSlot | None = None) -> 
             else:
                 reporter.step(current, "skipped", "already served")
 
-            current = "preflight"
-            _test_pause(current, slot, reporter)
-            _check_cancel(slot)
-            reporter.step(current, "running")
+            current = _begin("preflight", slot, reporter)
             probes = _preflight(plan)
             for probe in probes:
                 reporter.line(f"pre-flight {probe.domain}: {probe.detail}")
@@ -216,40 +207,28 @@ def execute(plan: Plan, reporter: Reporter, slot: ProcessSlot | None = None) -> 
                 raise ApplyError(f"No readable certificate at {plan.site.cert_file} after lego ran",
                                  hint="Check the lego data directory and its permissions.")
 
-            current = "configure"
-            _test_pause(current, slot, reporter)
-            _check_cancel(slot)
-            reporter.step(current, "running")
+            current = _begin("configure", slot, reporter)
             for number, (path, text) in enumerate(plan.final_files.items(), 1):
                 checkpoint.write_text(path, text)
                 _test_pause(f"configure:{number}", slot, reporter)
             result.changed_files = sorted(plan.final_files)
             reporter.step(current, "done", f"{len(plan.final_files)} file(s) changed")
 
-            current = "reload"
-            _test_pause(current, slot, reporter)
-            _check_cancel(slot)
-            reporter.step(current, "running")
+            current = _begin("reload", slot, reporter)
             if plan.final_files or plan.challenge_files or plan.cert_action != "keep":
                 test_and_reload(plan.web, "configuring HTTPS")
                 reporter.step(current, "done")
             else:
                 reporter.step(current, "skipped", "nothing changed")
 
-            current = "verify"
-            _test_pause(current, slot, reporter)
-            _check_cancel(slot)
-            reporter.step(current, "running")
+            current = _begin("verify", slot, reporter)
             problems = wait_for_serial(plan.https_port, plan.domains, result.certificate.serial)
             if problems:
                 raise ApplyError("HTTPS does not serve the new certificate", "\n".join(problems),
                                  "Another server block may answer for these names; check the config.")
             reporter.step(current, "done", f"serial {result.certificate.serial}")
 
-            current = "cron"
-            _test_pause(current, slot, reporter)
-            _check_cancel(slot)
-            reporter.step(current, "running")
+            current = _begin("cron", slot, reporter)
             result.cron_changed = CronFile(plan.options.cron_file).write_entry(
                 plan.site.name, plan.schedule, plan.cron_argv, plan.cron_user)
             for crontab in plan.legacy_cron_files:
@@ -259,10 +238,7 @@ def execute(plan: Plan, reporter: Reporter, slot: ProcessSlot | None = None) -> 
             reporter.step(current, "done" if result.cron_changed else "skipped",
                           plan.cron_line if result.cron_changed else "entry already in place")
 
-            current = "state"
-            _test_pause(current, slot, reporter)
-            _check_cancel(slot)
-            reporter.step(current, "running")
+            current = _begin("state", slot, reporter)
             _record(plan, result)
             reporter.step(current, "done")
         except BaseException as exc:
@@ -288,6 +264,14 @@ def execute(plan: Plan, reporter: Reporter, slot: ProcessSlot | None = None) -> 
 def _check_cancel(slot: ProcessSlot) -> None:
     if slot.cancelled:
         raise Cancelled("cancelled")
+
+
+def _begin(step: str, slot: ProcessSlot, reporter: Reporter) -> str:
+    """Start a step: the test pause point, a cancel check (signals land between steps), "running"."""
+    _test_pause(step, slot, reporter)
+    _check_cancel(slot)
+    reporter.step(step, "running")
+    return step
 
 
 def _short(exc: BaseException) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 from bncert_tui.core.errors import StackError
-from bncert_tui.core.processes import process_alive
+from bncert_tui.core.processes import children, process_alive, wait_for_new_workers
 from bncert_tui.core.webserver.apache_render import render_config
 from bncert_tui.core.webserver.apache_syntax import strip_fences
 from bncert_tui.core.webserver.apache_tree import (
@@ -218,6 +218,8 @@ class ApacheServer:
         """
         pid_file, probe = self._runtime()
         before = _mtime(pid_file)
+        master = _read_pid(pid_file)
+        old_workers = set(children(master)) if master else set()
         result = run_command([str(self._binary("apachectl", "httpd")), "-k", "graceful"])
         if not result.ok:
             return result
@@ -230,6 +232,10 @@ class ApacheServer:
                 and process_alive(pid)
                 and (probe is None or _answers(probe))
             ):
+                # Old-generation children may still take a request or two: wait until they are gone
+                # (Apache does not retitle them, so no marker), within what is left of the wait.
+                left = max(0.5, deadline - time.monotonic())
+                wait_for_new_workers(pid, old_workers, timeout=left, retired_marker="\0")
                 return result
             if time.monotonic() >= deadline:
                 note = (

@@ -234,8 +234,9 @@ class ApacheServer:
             ):
                 # Old-generation children may still take a request or two: wait until they are gone
                 # (Apache does not retitle them, so no marker), within what is left of the wait.
-                left = max(0.5, deadline - time.monotonic())
-                wait_for_new_workers(pid, old_workers, timeout=left, retired_marker="\0")
+                if old_workers:
+                    left = max(0.5, deadline - time.monotonic())
+                    wait_for_new_workers(pid, old_workers, timeout=left, retired_marker="\0")
                 return result
             if time.monotonic() >= deadline:
                 note = (

@@ -42,7 +42,8 @@ def make_app(**overrides: Any) -> WizardApp:
     kwargs: dict[str, Any] = dict(
         rng=random.Random(sample.SEED), overview=sample.sample_overview(managed=True),
         clock=sample.fixed_clock, monotonic=sample.fixed_monotonic, planner=sample.sample_plan,
-        executor=sample.SampleExecutor(), cursor_blink=False)
+        executor=sample.SampleExecutor(), renewer=sample.sample_renewer, reverter=sample.sample_reverter,
+        cursor_blink=False)
     kwargs.update(overrides)
     return WizardApp(sample.sample_options(), **kwargs)
 
@@ -107,7 +108,9 @@ def run_until(stop_at: str, cancel: bool = False) -> tuple[WizardApp, Drive]:
         await review(pilot)
         await pilot.press("ctrl+n")
         await wait_for(pilot, RunScreen)
-        executor.reached.wait(10)
+        deadline = time.monotonic() + 10
+        while not executor.reached.is_set() and time.monotonic() < deadline:
+            await pilot.pause(0.05)
         await pilot.pause(0.3)
         if cancel:
             await pilot.press("ctrl+c")
@@ -135,6 +138,24 @@ def failing_planner(*_: Any) -> Any:
                      "Fix the configuration first; nothing was changed.")
 
 
+async def renew_result(pilot: Pilot[Any]) -> None:
+    await start(pilot)
+    await pilot.press("r")
+    await wait_for(pilot, ConfirmModal)
+    await pilot.press("y")
+    await wait_for(pilot, RunScreen)
+    while getattr(pilot.app.screen, "outcome", None) is None:
+        await pilot.pause(0.05)
+    await pilot.press("enter")
+    await wait_for(pilot, ResultScreen)
+
+
+async def revert_question(pilot: Pilot[Any]) -> None:
+    await start(pilot)
+    await pilot.press("v")
+    await wait_for(pilot, ConfirmModal)
+
+
 async def error(pilot: Pilot[Any]) -> None:
     await account(pilot)
     await pilot.press("ctrl+n")
@@ -153,6 +174,7 @@ def shots() -> list[tuple[str, Shot, bool]]:
     return [
         ("01-start", plain(start), True),
         ("02-start-problems", plain(start, overview=sample.sample_overview(problems=True)), False),
+        ("02-start-bncert-tool", plain(start, overview=sample.sample_overview(legacy=True)), False),
         ("03-domains", plain(domains), True),
         ("04-redirections", plain(redirects), True),
         ("05-account", plain(account), False),
@@ -165,6 +187,8 @@ def shots() -> list[tuple[str, Shot, bool]]:
         ("12-result-failure", lambda: (make_app(executor=sample.SampleExecutor(fail_at="lego")), result),
          False),
         ("13-error", plain(error, planner=failing_planner), False),
+        ("14-renew-result", plain(renew_result), False),
+        ("15-revert-question", plain(revert_question), False),
     ]
 
 
@@ -182,8 +206,10 @@ async def main(out: Path) -> int:
     out.mkdir(parents=True, exist_ok=True)
     for name, shot, wide in shots():
         for suffix, size in [("", (80, 24)), *([("-wide", (120, 36))] if wide else [])]:
+            t0 = time.monotonic()
             path = await take(out, name + suffix, shot, size)
-            print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path, flush=True)
+            shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+            print(f"{shown}  ({time.monotonic() - t0:.1f}s)", flush=True)
     return 0
 
 

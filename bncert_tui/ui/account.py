@@ -13,7 +13,7 @@ from textual.widgets import Checkbox, Footer, Input, RadioButton, RadioSet, Stat
 from bncert_tui.core.errors import InputError
 from bncert_tui.core.lego import LETS_ENCRYPT, LETS_ENCRYPT_STAGING, SUBSCRIBER_AGREEMENT
 from bncert_tui.core.validation import normalize_email
-from bncert_tui.ui.common import Back, StepScreen, step_title
+from bncert_tui.ui.common import Back, ErrorModal, StepScreen, step_title
 
 
 @dataclass(frozen=True)
@@ -41,8 +41,11 @@ def email_problem(value: str) -> str:
 
 
 class AccountScreen(StepScreen[AccountAnswers | Back]):
-    def __init__(self, email: str, accept_tos: bool, server: str, default_server: str) -> None:
+    def __init__(self, email: str, accept_tos: bool, server: str, default_server: str, *,
+                 error: BaseException | None = None) -> None:
+        """`error`: why the last attempt to plan failed, shown over this screen on arrival."""
         super().__init__()
+        self.error = error
         self.email = email
         self.accept_tos = accept_tos
         self.server = server
@@ -61,7 +64,7 @@ class AccountScreen(StepScreen[AccountAnswers | Back]):
             with RadioSet(id="ca"):
                 for index, (url, label) in enumerate(self.choices):
                     yield RadioButton(label, url == self.server, id=f"ca-{index}")
-            yield self.nav_buttons()
+        yield self.nav_buttons()
         yield Footer()
 
     def on_mount(self) -> None:
@@ -69,6 +72,8 @@ class AccountScreen(StepScreen[AccountAnswers | Back]):
         self.query_one("#ca").border_title = "Certificate authority"
         self.query_one("#email", Input).focus()
         self.show_email(self.email, final=False)
+        if self.error is not None:
+            self.app.push_screen(ErrorModal.from_error(self.error))
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self.email = event.value

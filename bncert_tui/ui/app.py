@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import random
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual import work
@@ -21,7 +23,7 @@ from textual.containers import Center, Middle
 from textual.screen import Screen
 from textual.widgets import LoadingIndicator, Static
 
-from bncert_tui.ui.common import Back, ConfirmModal, ErrorModal
+from bncert_tui.ui.common import Back, ConfirmModal
 from bncert_tui.ui.start import StartScreen
 
 if TYPE_CHECKING:
@@ -30,11 +32,14 @@ if TYPE_CHECKING:
     from bncert_tui.core.lego import ProcessSlot
     from bncert_tui.core.overview import Overview
     from bncert_tui.core.plan import Answers, GlobalOptions, Plan
+    from bncert_tui.core.renew import RenewOutcome
     from bncert_tui.core.webserver.base import WwwRedirect
     from bncert_tui.ui.run import Job, RunOutcome
 
 Planner = Callable[["GlobalOptions", "Answers", "random.Random | None"], "Plan"]
 Executor = Callable[["Plan", "Reporter", "ProcessSlot"], "ApplyResult"]
+Renewer = Callable[["GlobalOptions", Callable[[str], None], "ProcessSlot"], "list[RenewOutcome]"]
+Reverter = Callable[["GlobalOptions"], "list[Path]"]
 
 
 def local_now() -> datetime:
@@ -53,6 +58,20 @@ def default_executor(plan: Plan, reporter: Reporter, slot: ProcessSlot) -> Apply
     return execute(plan, reporter, slot)
 
 
+def default_renewer(options: GlobalOptions, on_line: Callable[[str], None],
+                    slot: ProcessSlot) -> list[RenewOutcome]:
+    """"Renew now": every managed certificate, whatever its window, lego's output shown live."""
+    from bncert_tui.core.renew import renew_all
+
+    return renew_all(options, force=True, interactive=True, on_line=on_line, slot=slot)
+
+
+def default_reverter(options: GlobalOptions) -> list[Path]:
+    from bncert_tui.core.revert import revert
+
+    return revert(options)
+
+
 class BusyScreen(Screen[None]):
     """Shown while a plan is built (config test, lego --help): a spinner and what is happening."""
 
@@ -69,7 +88,7 @@ class BusyScreen(Screen[None]):
 class WizardApp(App[int]):
     """The one factory used by the CLI, tests, screenshots and benches (collaborators injected)."""
 
-    CSS_PATH = "wizard.tcss"
+    CSS_PATH = str(Path(__file__).with_name("wizard.tcss"))  # absolute: subclasses live elsewhere
     TITLE = "bncert-tui"
     ENABLE_COMMAND_PALETTE = False
 
@@ -77,6 +96,7 @@ class WizardApp(App[int]):
                  overview: Overview | None = None, clock: Callable[[], datetime] = local_now,
                  monotonic: Callable[[], float] = time.monotonic, planner: Planner | None = None,
                  executor: Executor | None = None, loader: Callable[[], Overview] | None = None,
+                 renewer: Renewer | None = None, reverter: Reverter | None = None,
                  cursor_blink: bool = True) -> None:
         super().__init__()
         self.options = options
@@ -87,9 +107,13 @@ class WizardApp(App[int]):
         self.planner = planner or default_planner
         self.executor = executor or default_executor
         self.loader = loader or self._gather_overview
+        self.renewer = renewer or default_renewer
+        self.reverter = reverter or default_reverter
         self.cursor_blink = cursor_blink
         self.exit_code = 0
         self.last_plan: Plan | None = None
+        self.received_signal: int | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- collaborators -------------------------------------------------------------------------
     def _gather_overview(self) -> Overview:
@@ -101,7 +125,27 @@ class WizardApp(App[int]):
         self.overview = view
 
     def on_mount(self) -> None:
+        self._loop = asyncio.get_running_loop()
         self.flow()
+
+    # -- signals (an SSH hang-up during a run must roll back, not leave files half-changed) ------
+    def handle_signal(self, signum: int) -> None:
+        """SIGHUP/SIGTERM/SIGINT: cancel a running job (it rolls back), then exit with 128+signum."""
+        if self.received_signal is None:
+            self.received_signal = signum
+        self.exit_code = 128 + signum
+        from bncert_tui.ui.run import RunScreen
+
+        for screen in self.screen_stack:
+            if isinstance(screen, RunScreen) and screen.running:
+                screen.cancel_now(auto_continue=True)
+                return
+        self.exit(self.exit_code, return_code=self.exit_code)
+
+    def signal_from_handler(self, signum: int, _frame: object = None) -> None:
+        """For signal.signal: hop onto the event loop before touching the app."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self.handle_signal, signum)
 
     # -- the flow ------------------------------------------------------------------------------
     @work(exclusive=True, group="wizard")
@@ -118,7 +162,8 @@ class WizardApp(App[int]):
                 choice = await self.revert_all()
             if choice == "quit":
                 break
-            self.overview = None  # something may have changed: detect again
+            if choice != "back":
+                self.overview = None  # something may have changed: detect again
         self.exit(self.exit_code, return_code=self.exit_code)
 
     async def configure(self, *, prefill: bool) -> str:
@@ -142,11 +187,12 @@ class WizardApp(App[int]):
         known = list(self.overview.stack.server_names) if self.overview and self.overview.stack else []
         https_port = self.overview.stack.ports.https if self.overview and self.overview.stack else None
         plan: Plan | None = None
+        plan_error: BaseException | None = None
         step = 0
         while True:
             result: Any
             if step < 0:
-                return "start"
+                return "back"
             if step == 0:
                 result = await self.push_screen_wait(DomainsScreen(domains, known))
                 if not isinstance(result, Back) and result != domains:
@@ -156,7 +202,8 @@ class WizardApp(App[int]):
                                                                      https_port))
             elif step == 2:
                 result = await self.push_screen_wait(AccountScreen(email, accepted, server,
-                                                                   self.options.server))
+                                                                   self.options.server, error=plan_error))
+                plan_error = None
             elif step == 3:
                 assert plan is not None
                 result = await self.push_screen_wait(ScheduleScreen(plan, self.rng, self.clock))
@@ -185,12 +232,15 @@ class WizardApp(App[int]):
                 options = replace(self.options, server=server)
                 await self.push_screen(BusyScreen("Checking the web server, its configuration and lego…"))
                 try:
-                    plan = await asyncio.to_thread(self.planner, options, answers, self.rng)
+                    fresh = await asyncio.to_thread(self.planner, options, answers, self.rng)
                 except BncertError as exc:
                     await self.pop_screen()
-                    await self.push_screen_wait(ErrorModal.from_error(exc))
+                    plan_error = exc  # shown over the Account screen, which comes back
                     continue
                 await self.pop_screen()
+                if plan is not None and plan.schedule_is_new and fresh.schedule_is_new:
+                    fresh = fresh.with_schedule(plan.schedule)  # going back does not move the time
+                plan = fresh
             elif step == 3:
                 plan = result
             elif step == 4:
@@ -201,6 +251,8 @@ class WizardApp(App[int]):
         final = plan
         outcome = await self.run_job("Run", APPLY_STEPS,
                                      lambda reporter, slot: self.executor(final, reporter, slot))
+        if self.received_signal is not None:
+            return "quit"
         self.exit_code = 0 if outcome.ok else (130 if outcome.cancelled else 1)
         ok, body = apply_summary(plan, outcome, self.clock())
         return await self.push_screen_wait(ResultScreen(ok, body))
@@ -229,20 +281,20 @@ class WizardApp(App[int]):
             "This asks the CA for new certificates whatever their renewal window says. Let's Encrypt "
             "allows 5 certificates for the same names a week.", yes="Renew now", no="Back"))
         if not sure:
-            return "start"
+            return "back"
         options = self.options
 
         def job(reporter: Reporter, slot: ProcessSlot) -> Any:
-            from bncert_tui.core.renew import renew_all
-
             reporter.step("renew", "running")
-            outcomes = renew_all(options, force=True, interactive=True, on_line=reporter.line, slot=slot)
+            outcomes = self.renewer(options, reporter.line, slot)
             failed = [o for o in outcomes if o.outcome == "failed"]
             reporter.step("renew", "failed" if failed else "done",
                           ", ".join(f"{o.name}: {o.outcome}" for o in outcomes))
             return outcomes
 
         outcome = await self.run_job("Renew", [("renew", "Renew the managed certificates")], job)
+        if self.received_signal is not None:
+            return "quit"
         ok, body = renew_summary(outcome)
         self.exit_code = 0 if ok else 1
         return await self.push_screen_wait(ResultScreen(ok, body, title="Renew"))
@@ -257,14 +309,12 @@ class WizardApp(App[int]):
             "Every file this tool changed goes back to what it was before the first apply; the "
             "certificates stay on disk but are no longer used or renewed.", yes="Revert", no="Back"))
         if not sure:
-            return "start"
+            return "back"
         options = self.options
 
         def job(reporter: Reporter, slot: ProcessSlot) -> Any:
-            from bncert_tui.core.revert import revert
-
             reporter.step("revert", "running")
-            restored = revert(options)
+            restored = self.reverter(options)
             for path in restored:
                 reporter.line(f"restored {path}")
             reporter.step("revert", "done", f"{len(restored)} file(s) restored")
@@ -272,6 +322,8 @@ class WizardApp(App[int]):
 
         outcome = await self.run_job("Revert", [("revert", "Restore the original files and reload")],
                                      job, cancellable=False)
+        if self.received_signal is not None:
+            return "quit"
         body = Text()
         if outcome.ok:
             body.append(f"Reverted: {len(outcome.result)} file(s) are back to what they were before the "
@@ -298,7 +350,13 @@ class WizardApp(App[int]):
 
 
 def run_wizard(options: GlobalOptions) -> int:
-    """What `bncert-tui` with no command runs; returns the exit code."""
+    """What `bncert-tui` with no command runs; returns the exit code (128+signal when stopped by one)."""
     app = WizardApp(options)
-    app.run()
+    previous = {sig: signal.signal(sig, app.signal_from_handler)
+                for sig in (signal.SIGHUP, signal.SIGTERM)}
+    try:
+        app.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return app.return_code if app.return_code is not None else 0

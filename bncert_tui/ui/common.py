@@ -88,8 +88,8 @@ class StepScreen(Screen[ResultT], Generic[ResultT]):
             self.action_back()
 
     def nav_buttons(self, next_label: str = "Next") -> Horizontal:
-        return Horizontal(Button("Back", id="back"), Button(next_label, id="next", variant="primary"),
-                          classes="nav")
+        return Horizontal(Button("Back", id="back", compact=True),
+                          Button(next_label, id="next", variant="primary", compact=True), classes="nav")
 
     def setup_inputs(self) -> None:
         """No blinking cursor when the app asks (snapshots must be stable)."""

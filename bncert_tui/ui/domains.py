@@ -4,6 +4,7 @@ counterparts and the names already in the config offered as one-key (space) togg
 from __future__ import annotations
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Footer, Input, SelectionList, Static
@@ -59,7 +60,7 @@ class DomainsScreen(StepScreen[list[str] | Back]):
             yield Input(" ".join(self.prefill), placeholder="example.com www.example.com", id="domains")
             yield Static(id="validation")
             yield SelectionList[str](id="suggestions")
-            yield self.nav_buttons()
+        yield self.nav_buttons()
         yield Footer()
 
     def on_mount(self) -> None:
@@ -67,6 +68,16 @@ class DomainsScreen(StepScreen[list[str] | Back]):
         self.query_one("#suggestions").border_title = "Also include? (tab here, space toggles)"
         self.query_one("#domains", Input).focus()
         self.refresh_state(self.query_one("#domains", Input).value)
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """Highlight the first suggestion when the list gets the focus, so space toggles it at once.
+
+        Not while typing: a highlight set then can outlive the option when the next key rebuilds the
+        list (Textual's SelectionList then fails on a stale OptionHighlighted).
+        """
+        listing = self.query_one("#suggestions", SelectionList)
+        if event.widget is listing and listing.highlighted is None and listing.option_count:
+            listing.highlighted = 0
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self.refresh_state(event.value)
@@ -95,8 +106,6 @@ class DomainsScreen(StepScreen[list[str] | Back]):
             for name in suggestions:
                 why = "counterpart" if name in missing_counterparts(names) else "in the config"
                 listing.add_option(Selection(f"{name}  ({why})", name, name in self.chosen))
-            if suggestions:
-                listing.highlighted = 0
         listing.display = bool(suggestions)
         self._show_result()
 

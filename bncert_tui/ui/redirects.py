@@ -84,7 +84,7 @@ class RedirectsScreen(StepScreen[tuple[bool, WwwRedirect] | Back]):
                     yield RadioButton(label, value == self.www, id=value,
                                       disabled=value != "none" and self.pair is None)
             yield Static(id="www-example", classes="example")
-            yield self.nav_buttons()
+        yield self.nav_buttons()
         yield Footer()
 
     def on_mount(self) -> None:

@@ -3,6 +3,8 @@ written yet; confirming here is the only way to the Run screen."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.console import RenderableType
 from rich.syntax import Syntax
 from rich.table import Table
@@ -77,16 +79,21 @@ class ReviewScreen(StepScreen[bool | Back]):
         files = OptionList(id="files")
         for index, change in enumerate(self.changes):
             added, removed = diff_stats(change)
-            files.add_option(Option(Text.assemble(str(change.path), (f"  +{added} -{removed}", "dim")),
-                                    id=str(index)))
+            files.add_option(Option(Text.assemble(self.short(change.path),
+                                                  (f"  +{added} -{removed}", "dim")), id=str(index)))
         yield files
         yield self.nav_buttons("Apply these changes")
         yield Footer()
 
+    def short(self, path: Path) -> str:
+        """Paths under the install dir without it: long temp or custom dirs still fit 80 columns."""
+        installdir = self.plan.options.installdir
+        return str(path.relative_to(installdir)) if path.is_relative_to(installdir) else str(path)
+
     def on_mount(self) -> None:
         self.query_one("#changes").border_title = "Changes to perform"
         files = self.query_one("#files", OptionList)
-        files.border_title = "Files that change (enter: view the diff)"
+        files.border_title = "Files that change, under the install dir (enter: view the diff)"
         files.display = bool(self.changes)
         self.query_one("#next").focus()
 

@@ -27,6 +27,8 @@ from bncert_tui.ui.common import ConfirmModal, step_title
 
 LOG_MAX_LINES = 5_000
 DRAIN_INTERVAL = 1 / 20
+#: Lines written to the Log per drain: bounds the time one tick holds the event loop.
+DRAIN_CHUNK = 1_000
 ICONS: dict[str, tuple[str, str]] = {
     "waiting": ("·", "dim"), "running": ("▶", "bold yellow"), "done": ("✓", "bold green"),
     "failed": ("✗", "bold red"), "skipped": ("\u2013", "dim"),
@@ -94,6 +96,9 @@ class RunScreen(Screen[RunOutcome]):
         self.outcome: RunOutcome | None = None
         self.cancelling = False
         self.lines = 0
+        self.pending: deque[str] = deque()
+        self.skipped = 0
+        self.auto_continue = False
 
     def compose(self) -> ComposeResult:
         yield step_title(self.step_name)
@@ -130,24 +135,34 @@ class RunScreen(Screen[RunOutcome]):
             outcome.cancelled = True
         self.app.call_from_thread(self.finish, outcome)
 
-    def drain(self) -> None:
-        """Move what the worker reported onto the screen: lines in one batch, steps as they come."""
+    def drain(self, everything: bool = False) -> None:
+        """Move what the worker reported onto the screen: steps at once, lines DRAIN_CHUNK at a time.
+
+        When more lines wait than the Log keeps, the older ones are skipped on screen (one line says
+        how many; the log file has them all), so a flood never delays key presses.
+        """
         events = self.reporter.events
-        if not events:
-            return
-        batch: list[str] = []
         steps_changed = False
-        log = self.query_one(Log)
         for _ in range(len(events)):
             event = events.popleft()
             if event[0] == "line":
-                batch.append(event[1])
+                self.pending.append(event[1])
             else:
                 self._apply_step(event[1], event[2], event[3])  # type: ignore[arg-type]
                 steps_changed = True
-        if batch:
-            self.lines += len(batch)
-            log.write_lines(batch)
+        if len(self.pending) > LOG_MAX_LINES:
+            skipped = len(self.pending) - LOG_MAX_LINES
+            for _ in range(skipped):
+                self.pending.popleft()
+            self.lines += skipped
+            self.skipped += skipped
+            self.pending.appendleft(f"[... {skipped} lines not shown here; the log file has them all]")
+            self.lines -= 1  # the note is not a line of output
+        if self.pending:
+            size = len(self.pending) if everything else min(DRAIN_CHUNK, len(self.pending))
+            chunk = [self.pending.popleft() for _ in range(size)]
+            self.lines += len(chunk)
+            self.query_one(Log).write_lines(chunk)
         if steps_changed:
             self.render_steps()
 
@@ -187,7 +202,7 @@ class RunScreen(Screen[RunOutcome]):
         self.query_one("#run-status", Static).update(text)
 
     def finish(self, outcome: RunOutcome) -> None:
-        self.drain()
+        self.drain(everything=True)
         outcome.lines = self.lines
         outcome.steps = self.rows
         outcome.failed_step = next((k for k, r in self.rows.items() if r.state == "failed"), "")
@@ -203,6 +218,10 @@ class RunScreen(Screen[RunOutcome]):
         self.set_status(message)
         self.set_class(True, "finished")
         self.refresh_bindings()
+        if self.auto_continue:
+            while self.app.screen is not self:  # a question left open (the user is gone)
+                self.app.pop_screen()
+            self.dismiss(outcome)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "continue":
@@ -216,17 +235,26 @@ class RunScreen(Screen[RunOutcome]):
             return
 
         def answer(yes: bool | None) -> None:
-            if yes and self.running:
-                self.cancelling = True
-                self.set_status(Text.assemble(("Cancelling… ", "bold yellow"),
-                                              "stopping lego and restoring every file."))
-                self.slot.cancel()
-                self.refresh_bindings()
+            if yes:
+                self.cancel_now()
 
         self.app.push_screen(ConfirmModal("Cancel and roll back?",
                                           "lego is stopped and every file this run changed is restored. "
                                           "The site keeps serving what it served before.",
                                           yes="Cancel the run", no="Keep going"), answer)
+
+    def cancel_now(self, *, auto_continue: bool = False) -> None:
+        """Stop lego and make the engine roll back; with auto_continue, dismiss once it has."""
+        self.auto_continue = self.auto_continue or auto_continue
+        if not self.running:
+            if self.auto_continue and self.outcome is not None:
+                self.dismiss(self.outcome)
+            return
+        self.cancelling = True
+        self.set_status(Text.assemble(("Cancelling… ", "bold yellow"),
+                                      "stopping lego and restoring every file."))
+        self.slot.cancel()
+        self.refresh_bindings()
 
     def action_continue(self) -> None:
         if self.outcome is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Literal
@@ -19,9 +20,11 @@ from bncert_tui.core.certs import CertInfo
 from bncert_tui.core.cronfile import render_entry
 from bncert_tui.core.errors import ApplyError
 from bncert_tui.core.events import APPLY_STEPS, Reporter
+from bncert_tui.core.legacy import LegacyCert, LegacyFindings
 from bncert_tui.core.lego import LETS_ENCRYPT, LegoCapabilities, LegoRequest, ProcessSlot
 from bncert_tui.core.overview import Overview, Problem
 from bncert_tui.core.plan import Answers, GlobalOptions, Plan
+from bncert_tui.core.renew import RenewOutcome
 from bncert_tui.core.schedule import RenewalSchedule
 from bncert_tui.core.state import State
 from bncert_tui.core.status import CertStatus, StatusReport
@@ -56,10 +59,20 @@ def sample_stack() -> StackInfo:
                      server_names=["www.example.com", "example.com"])
 
 
-def sample_overview(*, managed: bool = False, problems: bool = False) -> Overview:
-    """The Start screen's data: a fresh VM, or a re-run with one managed certificate."""
+def sample_legacy() -> LegacyFindings:
+    """bncert-tool's leftovers on a VM it configured: its challenge include and its certificate."""
+    return LegacyFindings(INSTALLDIR, nginx_bncert_conf=INSTALLDIR / "nginx/conf/bitnami/bncert.conf",
+                          certificates=[LegacyCert("example.com", INSTALLDIR / "letsencrypt/certificates/"
+                                                   "example.com.crt", ("example.com", "www.example.com"),
+                                                   datetime(2026, 4, 1, tzinfo=UTC), "ab12")])
+
+
+def sample_overview(*, managed: bool = False, problems: bool = False, legacy: bool = False) -> Overview:
+    """The Start screen's data: a fresh VM, a re-run with one managed certificate, or a VM that
+    bncert-tool configured."""
     view = Overview(options=sample_options(), stack=sample_stack(), lego_path="/usr/bin/lego",
-                    lego=CAPS, config_ok=not problems, running=True)
+                    lego=CAPS, config_ok=not problems, running=True,
+                    legacy=sample_legacy() if legacy else None)
     if problems:
         view.problems.append(Problem("The nginx configuration test fails",
                                      "nginx: [emerg] unknown directive \"ssl_certificat\" in "
@@ -230,3 +243,17 @@ class SampleExecutor:
         result.changed_files = sorted(plan.final_files)
         result.cron_changed = True
         return result
+
+
+def sample_renewer(options: GlobalOptions, on_line: Callable[[str], None],
+                   slot: ProcessSlot) -> list[RenewOutcome]:
+    """What "Renew now" reports for the managed example.com (lego's lines, then the outcome)."""
+    for line in ["[INFO] [example.com] acme: Trying renewal with 58 days remaining", *LEGO_LINES[:2],
+                 "[INFO] [example.com] Server responded with a certificate."]:
+        on_line(line)
+    return [RenewOutcome("example.com", "renewed", "new certificate valid until 2026-06-12",
+                         serial="6a0e55c1d2b3f4a5", next_due="2026-05-13T09:30:00+00:00")]
+
+
+def sample_reverter(options: GlobalOptions) -> list[Path]:
+    return [BLOCK_HTTP, BLOCK]

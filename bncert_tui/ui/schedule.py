@@ -53,7 +53,7 @@ class ScheduleScreen(StepScreen[Plan | Back]):
             yield Static(id="runs")
             yield Static(Text(WHY_RANDOM, style="dim"), classes="why")
             yield Static(Text.assemble(("User agent sent to the CA: ", "bold"), USER_AGENT))
-            yield self.nav_buttons()
+        yield self.nav_buttons()
         yield Footer()
 
     def on_mount(self) -> None:

@@ -98,6 +98,7 @@ class StartScreen(Screen[str]):
         with VerticalScroll(id="start-info"):
             yield Static("Detecting the web server and lego…", id="detected", classes="panel")
             yield Static(id="managed", classes="panel")
+            yield Static(id="legacy", classes="panel")
             yield Static(id="problems", classes="panel")
         yield OptionList(id="actions")
         yield Footer()
@@ -106,13 +107,17 @@ class StartScreen(Screen[str]):
         self.query_one("#detected").border_title = "Detected"
         self.query_one("#managed").border_title = "Certificates managed here"
         self.query_one("#problems").border_title = "Problems found"
+        self.query_one("#legacy").border_title = "bncert-tool's setup found here"
+        self.query_one("#legacy").display = False
         self.query_one("#actions").border_title = "What do you want to do?"
         self.query_one("#managed").display = False
         self.query_one("#problems").display = False
         self.query_one(OptionList).focus()
         if self.overview is None:
             self._fill_actions(None)
-            self.load()
+            # Let the first frame reach the terminal before the detection thread imports the core and
+            # runs commands (it competes for the GIL with the writer thread).
+            self.set_timer(0.1, self.load)
         else:
             self.show(self.overview)
 
@@ -134,6 +139,15 @@ class StartScreen(Screen[str]):
                 text.append_text(describe_cert(cert))
             text.rstrip()
             managed.update(text)
+        legacy = self.query_one("#legacy", Static)
+        lines = view.legacy_lines
+        legacy.display = bool(lines)
+        if lines:
+            text = Text()
+            text.append(lines[0], "bold")
+            for line in lines[1:]:
+                text.append(f"\n• {line}")
+            legacy.update(text)
         problems = self.query_one("#problems", Static)
         problems.display = bool(view.problems)
         if view.problems:

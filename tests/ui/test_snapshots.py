@@ -13,7 +13,6 @@ from typing import Any
 from bncert_tui.ui import sample
 from bncert_tui.ui.account import AccountScreen
 from bncert_tui.ui.common import ConfirmModal, ErrorModal
-from bncert_tui.ui.domains import DomainsScreen
 from bncert_tui.ui.redirects import RedirectsScreen
 from bncert_tui.ui.result import ResultScreen
 from bncert_tui.ui.review import DiffScreen
@@ -33,7 +32,7 @@ async def _settle(pilot: Any) -> None:
 
 
 async def _finish_run(pilot: Any) -> RunScreen:
-    run: RunScreen = await wait_for_screen(pilot, RunScreen)  # type: ignore[assignment]
+    run: RunScreen = await wait_for_screen(pilot, RunScreen)
     for _ in range(200):
         if run.outcome is not None:
             break
@@ -64,6 +63,17 @@ def test_start_problems(snap_compare: Any) -> None:
         await _settle(pilot)
 
     assert snap_compare(sample_app(problems=True), terminal_size=SIZE, run_before=run_before)
+
+
+def test_start_legacy(snap_compare: Any) -> None:
+    from bncert_tui.ui import sample as data
+
+    async def run_before(pilot: Any) -> None:
+        await wait_for_screen(pilot, StartScreen)
+        await _settle(pilot)
+
+    app = sample_app(overview=data.sample_overview(legacy=True))
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
 
 def test_domains_suggestions(snap_compare: Any) -> None:
@@ -238,3 +248,46 @@ def test_domains_at_120x36(snap_compare: Any) -> None:
         await _settle(pilot)
 
     assert snap_compare(sample_app(), terminal_size=(120, 36), run_before=run_before)
+
+
+def test_start_detecting(snap_compare: Any) -> None:
+    """The first paint, before detection (a thread) has reported."""
+    gate = threading.Event()
+
+    def loader() -> Any:
+        gate.wait(10)
+        return sample.sample_overview()
+
+    async def run_before(pilot: Any) -> None:
+        await wait_for_screen(pilot, StartScreen)
+        await _settle(pilot)
+
+    try:
+        assert snap_compare(sample_app(overview=None, loader=loader), terminal_size=SIZE,
+                            run_before=run_before)
+    finally:
+        gate.set()
+
+
+def test_renew_result(snap_compare: Any) -> None:
+    async def run_before(pilot: Any) -> None:
+        await wait_for_screen(pilot, StartScreen)
+        await pilot.press("r")
+        await wait_for_screen(pilot, ConfirmModal)
+        await pilot.press("y")
+        await _finish_run(pilot)
+        await pilot.press("enter")
+        await wait_for_screen(pilot, ResultScreen)
+        await _settle(pilot)
+
+    assert snap_compare(sample_app(managed=True), terminal_size=SIZE, run_before=run_before)
+
+
+def test_revert_question(snap_compare: Any) -> None:
+    async def run_before(pilot: Any) -> None:
+        await wait_for_screen(pilot, StartScreen)
+        await pilot.press("v")
+        await wait_for_screen(pilot, ConfirmModal)
+        await _settle(pilot)
+
+    assert snap_compare(sample_app(managed=True), terminal_size=SIZE, run_before=run_before)

@@ -23,6 +23,9 @@ screenshots: setup
 	$(PY) scripts/screenshots.py
 
 bench: setup
+	$(PY) -m pip install -q -e '.[test,bench]'
+	$(PY) bench/startup.py
+	$(PY) bench/stream.py
 	$(PY) bench/overhead.py
 	$(PY) bench/fleet_load.py
 

@@ -169,6 +169,13 @@ def translate_bncert_args(argv: list[str]) -> list[str]:
     return out + passthrough
 
 
+def is_bncert_style(argv: list[str]) -> bool:
+    """bncert-tool's options without a command: `--mode`, `--domains`, `--accept_tos`... but not the
+    options both tools share (`--installdir` alone still opens the wizard on that dir)."""
+    names = {a.lstrip("-").split("=")[0].replace("-", "_") for a in argv if a.startswith("--")}
+    return bool(names & (BNCERT_OPTIONS - {"installdir"}))
+
+
 def read_option_file(path: Path) -> dict[str, str]:
     """bncert-tool option files: `name=value` lines; `#` comments and blank lines ignored."""
     from bncert_tui.core.errors import InputError
@@ -216,8 +223,8 @@ class SignalCancel:
 
 def global_options(args: argparse.Namespace) -> Any:
     from bncert_tui.core.lego import LETS_ENCRYPT, LETS_ENCRYPT_STAGING
+    from bncert_tui.core.options import GlobalOptions
     from bncert_tui.core.paths import check_installdir, check_safe, check_server_url
-    from bncert_tui.core.plan import GlobalOptions
 
     server = check_server_url(args.server or (LETS_ENCRYPT_STAGING if args.staging else LETS_ENCRYPT))
     check_safe("cron file path", args.cron_file)
@@ -234,9 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     from bncert_tui.core.errors import BncertError
 
     try:
-        if argv and argv[0] not in COMMANDS and argv[0].startswith("--") and argv[0] not in (
-                "--help", "-h", "--version") and any(a.lstrip("-").split("=")[0].replace("-", "_")
-                                                       in BNCERT_OPTIONS for a in argv):
+        if argv and argv[0] not in COMMANDS and is_bncert_style(argv):
             argv = translate_bncert_args(argv)
         parser = build_parser()
         if not argv or (argv[0].startswith("--") and argv[0] not in ("--help", "-h", "--version")):

@@ -36,6 +36,7 @@ from bncert_tui.core.legacy_text import (
     strip_apache_fences,
     strip_cron_text,
 )
+from bncert_tui.core.options import CRON_D_DIR, SPOOL_DIR
 from bncert_tui.core.webserver.base import Site, WebServer
 
 __all__ = [
@@ -54,8 +55,6 @@ __all__ = [
     "takeover_files",
 ]
 
-SPOOL_DIR = Path("/var/spool/cron/crontabs")
-CRON_D_DIR = Path("/etc/cron.d")
 MIDNIGHT_WHY = (
     "`0 0 * * *` is bncert-tool's schedule from before 2022: every VM that ran it renews at the same "
     "moment, 00:00 (UTC on most cloud VMs). In 2022 that sent Let's Encrypt about 170,000 requests in "

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from bncert_tui.core.errors import BncertError
 from bncert_tui.core.legacy import LegacyFindings
 from bncert_tui.core.lego import LegoCapabilities, detect_capabilities, find_lego
-from bncert_tui.core.plan import GlobalOptions
+from bncert_tui.core.options import GlobalOptions
 from bncert_tui.core.state import load_state
 from bncert_tui.core.status import StatusReport, collect_status
 from bncert_tui.core.webserver import detect_web_server

@@ -11,7 +11,7 @@ import os
 import pwd
 import random
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from bncert_tui.core import renewal_policy
 from bncert_tui.core.certs import CertInfo, read_cert
 from bncert_tui.core.cronfile import CronFile, render_entry
 from bncert_tui.core.errors import InputError, StackError
-from bncert_tui.core.legacy import CRON_D_DIR, SPOOL_DIR, LegacyFindings, crontab_sources, detect, takeover_files
+from bncert_tui.core.legacy import LegacyFindings, takeover_files
 from bncert_tui.core.lego import (
     LegoCapabilities,
     LegoRequest,
@@ -28,6 +28,7 @@ from bncert_tui.core.lego import (
     detect_capabilities,
     find_lego,
 )
+from bncert_tui.core.options import GlobalOptions
 from bncert_tui.core.paths import ToolPaths
 from bncert_tui.core.schedule import RenewalSchedule
 from bncert_tui.core.state import ManagedCert, State, load_state
@@ -46,42 +47,6 @@ from bncert_tui.core.webserver.base import (
     WwwRedirect,
     begin_marker,
 )
-
-
-@dataclass(frozen=True)
-class GlobalOptions:
-    installdir: Path
-    server: str
-    cron_file: Path
-    lego: str | None = None
-    extra_env: dict[str, str] = field(default_factory=dict)  # LEGO_CA_CERTIFICATES etc.
-    crontab_dir: Path = SPOOL_DIR  # where bncert-tool's renewal line may live (user crontabs)
-    cron_d_dir: Path = CRON_D_DIR
-
-    @property
-    def paths(self) -> ToolPaths:
-        return ToolPaths(self.installdir)
-
-    def env(self) -> dict[str, str]:
-        env = dict(os.environ)
-        env.update(self.extra_env)
-        return env
-
-    def cli_args(self) -> list[str]:
-        """The global options as absolute-path argv, for the cron entry."""
-        argv = ["--installdir", str(self.installdir), "--server", self.server,
-                "--cron-file", str(self.cron_file.absolute())]
-        if self.lego:
-            argv += ["--lego", str(Path(self.lego).absolute())]
-        if self.crontab_dir != SPOOL_DIR:
-            argv += ["--crontab-dir", str(self.crontab_dir.absolute())]
-        if self.cron_d_dir != CRON_D_DIR:
-            argv += ["--cron-d-dir", str(self.cron_d_dir.absolute())]
-        return argv
-
-    def legacy(self) -> LegacyFindings:
-        """What bncert-tool left on this machine (its cron line, config edits, lego data)."""
-        return detect(self.installdir, crontab_sources(self.installdir, self.crontab_dir, self.cron_d_dir))
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ from bncert_tui.core.checkpoint import Checkpoint, Originals, recover_open_check
 from bncert_tui.core.cronfile import CronFile
 from bncert_tui.core.errors import ApplyError, InputError
 from bncert_tui.core.lock import RunLock
-from bncert_tui.core.plan import GlobalOptions, read_config, site_for
+from bncert_tui.core.options import GlobalOptions
+from bncert_tui.core.plan import read_config, site_for
 from bncert_tui.core.renew import append_log, now_utc
 from bncert_tui.core.state import load_state, save_state
 from bncert_tui.core.webserver import detect_web_server

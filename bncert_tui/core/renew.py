@@ -39,7 +39,8 @@ from bncert_tui.core.lego import (
 )
 from bncert_tui.core.lock import RunLock
 from bncert_tui.core.machine import machine_fingerprint
-from bncert_tui.core.plan import GlobalOptions, current_user, renew_argv_for_cron
+from bncert_tui.core.options import GlobalOptions
+from bncert_tui.core.plan import current_user, renew_argv_for_cron
 from bncert_tui.core.schedule import RenewalSchedule
 from bncert_tui.core.state import ManagedCert, RunRecord, load_state, save_state
 from bncert_tui.core.webserver import detect_web_server

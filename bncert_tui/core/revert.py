@@ -8,7 +8,7 @@ from pathlib import Path
 from bncert_tui.core.checkpoint import Checkpoint, Originals, recover_open_checkpoints
 from bncert_tui.core.errors import ApplyError, InputError
 from bncert_tui.core.lock import RunLock
-from bncert_tui.core.plan import GlobalOptions
+from bncert_tui.core.options import GlobalOptions
 from bncert_tui.core.state import State, save_state
 from bncert_tui.core.webserver import detect_web_server
 

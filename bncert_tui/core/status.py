@@ -18,7 +18,7 @@ from pathlib import Path
 from bncert_tui.core import renewal_policy
 from bncert_tui.core.certs import CertInfo, read_cert
 from bncert_tui.core.cronfile import CronEntry, CronFile
-from bncert_tui.core.plan import GlobalOptions
+from bncert_tui.core.options import GlobalOptions
 from bncert_tui.core.schedule import RenewalSchedule
 from bncert_tui.core.state import ManagedCert, RunRecord, load_state
 

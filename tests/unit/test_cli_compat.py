@@ -72,3 +72,11 @@ def test_option_file_errors_name_the_line(tmp_path: Path) -> None:
         read_option_file(opts)
     with pytest.raises(InputError, match="Cannot read option file"):
         read_option_file(tmp_path / "missing")
+
+
+def test_shared_options_alone_open_the_wizard() -> None:
+    from bncert_tui.cli import is_bncert_style
+
+    assert not is_bncert_style(["--installdir", "/srv/bitnami", "--server", "https://ca.test/dir"])
+    assert is_bncert_style(["--installdir", "/srv/bitnami", "--mode", "unattended"])
+    assert is_bncert_style(["--domains=a.com"])

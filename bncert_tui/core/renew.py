@@ -307,7 +307,7 @@ def _reload_if_stale(options: GlobalOptions, cert: ManagedCert, info: CertInfo,
         served = served_cert(port, name)
     except OSError as exc:
         return f"could not check the certificate served on port {port} ({exc})"
-    if served.serial == info.serial or name not in served.names or served.not_after >= info.not_after:
+    if served.serial == info.serial or name not in served.names or served.not_after > info.not_after:
         return ""
     _reload_and_verify(options, cert, info)
     result.outcome, result.reloaded = "reloaded", True

@@ -7,6 +7,7 @@ import re
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -574,6 +575,18 @@ def test_control_without_binaries_reports_the_failure(tmp_path: Path) -> None:
     assert not result.ok and result.argv[-1] == "-t" and result.argv[0].endswith("bin/httpd")
 
 
+_STUB_MASTERS: list[subprocess.Popen[bytes]] = []
+
+
+@pytest.fixture(autouse=True)
+def _stop_stub_masters() -> Iterator[None]:
+    yield
+    while _STUB_MASTERS:
+        proc = _STUB_MASTERS.pop()
+        proc.kill()
+        proc.wait()
+
+
 def stub_stack(tmp_path: Path, apachectl: str) -> tuple[ApacheServer, Path, socket.socket]:
     """A tree whose bin/apachectl is a stub script (the real server is in the integration test)."""
     listener = socket.socket()
@@ -583,7 +596,11 @@ def stub_stack(tmp_path: Path, apachectl: str) -> tuple[ApacheServer, Path, sock
     (root / "conf").mkdir(parents=True)
     (root / "bin").mkdir()
     pid_file = tmp_path / "httpd.pid"
-    pid_file.write_text(f"{os.getpid()}\n")
+    # The "master" must be a live process with no children of its own (the test process may have
+    # some, e.g. a session pebble): a short sleep, stopped by the fixture below.
+    master = subprocess.Popen(["sleep", "30"])
+    _STUB_MASTERS.append(master)
+    pid_file.write_text(f"{master.pid}\n")
     (root / "conf" / "httpd.conf").write_text(
         f"Listen 127.0.0.1:{listener.getsockname()[1]}\nPidFile {pid_file}\n"
     )

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -139,3 +140,25 @@ def make_sandbox() -> Iterator[Callable[..., Sandbox]]:
     for sandbox in reversed(made):
         sandbox.close(graceful=False)
 
+
+
+# --- the fault matrix (rows recorded by tests/integration/test_faults.py), printed after the run -----
+# Here, not in tests/integration/conftest.py: under xdist the controller only loads this conftest.
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    rows: list[tuple[str, str, str, str]] = []
+    for outcome in ("passed", "failed"):
+        for report in terminalreporter.stats.get(outcome, []):
+            if getattr(report, "when", "call") != "call":
+                continue
+            for name, value in getattr(report, "user_properties", []):
+                if name == "fault_matrix":
+                    case, kind, result = json.loads(value)
+                    rows.append((case, kind, "PASS" if outcome == "passed" else "FAIL", result))
+    if not rows:
+        return
+    rows.sort(key=lambda r: (r[0], r[1]))
+    widths = [max(len(r[i]) for r in [("case", "server", "test", "outcome"), *rows]) for i in range(4)]
+    terminalreporter.section("fault matrix")
+    for row in [("case", "server", "test", "outcome"), tuple("-" * w for w in widths), *rows]:
+        terminalreporter.write_line("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True))
+                                    + " |")

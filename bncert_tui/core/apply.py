@@ -42,6 +42,7 @@ class ApplyResult:
     cert_action: str
     changed_files: list[Path] = field(default_factory=list)
     backup_dir: Path | None = None
+    backed_up: list[Path] = field(default_factory=list)  # every file copied before the run touched it
     log_path: Path | None = None
     cron_changed: bool = False
     rolled_back: list[Path] = field(default_factory=list)
@@ -59,6 +60,7 @@ class ApplyResult:
                          "changed": self.cron_changed},
             "changed_files": [str(p) for p in self.changed_files],
             "backups": str(self.backup_dir) if self.backup_dir else None,
+            "backed_up": [str(p) for p in self.backed_up],
             "log": str(self.log_path) if self.log_path else None,
         }
 
@@ -212,6 +214,7 @@ def execute(plan: Plan, reporter: Reporter, slot: ProcessSlot | None = None) -> 
                 checkpoint.write_text(path, text)
                 _test_pause(f"configure:{number}", slot, reporter)
             result.changed_files = sorted(plan.final_files)
+            result.backed_up = checkpoint.paths
             reporter.step(current, "done", f"{len(plan.final_files)} file(s) changed")
 
             current = _begin("reload", slot, reporter)

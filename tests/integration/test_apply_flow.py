@@ -38,6 +38,8 @@ def test_apply_reapply_then_revert(box: Sandbox) -> None:
     result = parse_json(proc)
     assert result["ok"] is True
     assert result["certificate"]["names"] == ["example.test"]
+    assert any(p.endswith("wordpress-https-server-block.conf") or p.endswith("wordpress-https-vhost.conf")
+               for p in result["backed_up"])
 
     # Served over TLS, chaining to pebble's root and covering the name.
     cert = verify_https(box.https_port, "example.test", box.root_pem())

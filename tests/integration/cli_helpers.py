@@ -61,3 +61,18 @@ def workers(box: Sandbox) -> set[int]:
 
     assert box.stack.pid is not None
     return {pid for pid, title in children(box.stack.pid).items() if "shutting down" not in title}
+
+
+def wait_serial(box: Sandbox, name: str, serial: int, timeout: float = 8) -> int:
+    """The serial served for `name` once it equals `serial`, or whatever is served at the timeout (a
+    graceful reload takes effect asynchronously)."""
+    import time
+
+    from bncert_tui.sandbox import served_certificate
+
+    deadline = time.monotonic() + timeout
+    while True:
+        served = served_certificate(box.https_port, name).serial_number
+        if served == serial or time.monotonic() > deadline:
+            return served
+        time.sleep(0.1)

@@ -16,8 +16,9 @@ from bncert_tui.core.paths import ToolPaths
 from bncert_tui.core.plan import read_config
 from bncert_tui.core.webserver import detect_web_server
 from bncert_tui.core.webserver.base import Site
-from bncert_tui.sandbox import Sandbox, http_get, served_certificate, verify_https
+from bncert_tui.sandbox import Sandbox, http_get, verify_https
 from bncert_tui.sandbox.legacy import FOREIGN_CRON, make_bncert_configured
+from tests.integration.cli_helpers import wait_serial
 
 pytestmark = pytest.mark.integration
 
@@ -30,15 +31,6 @@ CRON_D_FILE = "# a package's job, system format\n17 4 * * * root /usr/bin/true\n
 def case(request: pytest.FixtureRequest) -> tuple[Sandbox, bool]:
     kind, old_cron = request.param
     return request.getfixturevalue(f"{kind}_sandbox"), old_cron
-
-
-def wait_serial(box: Sandbox, serial: int, timeout: float = 8) -> int:
-    deadline = time.monotonic() + timeout
-    while True:
-        served = served_certificate(box.https_port, DOMAIN).serial_number
-        if served == serial or time.monotonic() > deadline:
-            return served
-        time.sleep(0.1)
 
 
 def write_all(files: dict[Path, str]) -> None:
@@ -102,7 +94,7 @@ def test_detect_then_take_over_config(case: tuple[Sandbox, bool], tmp_path: Path
     token.write_text("ours")
     token.chmod(0o644)
     assert http_get(box.http_port, DOMAIN, "/.well-known/acme-challenge/tok-legacy")[2] == b"ours"
-    assert wait_serial(box, made.serial) == made.serial
+    assert wait_serial(box, DOMAIN, made.serial) == made.serial
 
     # --- stage 2: strip bncert-tool's edits + the full render -------------------------------------
     files = read_config(web, web.inspect())
@@ -116,7 +108,7 @@ def test_detect_then_take_over_config(case: tuple[Sandbox, bool], tmp_path: Path
     test = web.config_test()
     assert test.ok, test.output
     assert web.reload().ok
-    assert wait_serial(box, made.serial) == made.serial, "the same certificate must still be served"
+    assert wait_serial(box, DOMAIN, made.serial) == made.serial, "the same certificate must still be served"
     status, headers, _ = http_get(box.http_port, DOMAIN, "/?y=1")
     assert (status, headers["location"]) == (301, f"https://{DOMAIN}:{box.https_port}/?y=1")
     assert http_get(box.http_port, DOMAIN, "/.well-known/acme-challenge/tok-legacy")[2] == b"ours"

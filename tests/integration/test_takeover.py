@@ -4,13 +4,12 @@ then an idempotent re-run, and `revert` back to exactly bncert-tool's state."""
 from __future__ import annotations
 
 import os
-import time
 
 import pytest
 
-from bncert_tui.sandbox import Sandbox, http_get, served_certificate
+from bncert_tui.sandbox import Sandbox, http_get
 from bncert_tui.sandbox.legacy import make_bncert_configured
-from tests.integration.cli_helpers import config_snapshot, parse_json, run_cli
+from tests.integration.cli_helpers import config_snapshot, parse_json, run_cli, wait_serial
 
 pytestmark = pytest.mark.integration
 
@@ -38,15 +37,6 @@ def links(box: Sandbox) -> dict[str, str]:
     return found
 
 
-def wait_serial(box: Sandbox, serial: int, timeout: float = 8) -> int:
-    deadline = time.monotonic() + timeout
-    while True:
-        served = served_certificate(box.https_port, DOMAIN).serial_number
-        if served == serial or time.monotonic() > deadline:
-            return served
-        time.sleep(0.1)
-
-
 def test_take_over_without_new_order_then_revert(case: tuple[Sandbox, bool]) -> None:
     box, old_cron = case
     crontab = box.crontab_dir / "bitnami"
@@ -71,7 +61,7 @@ def test_take_over_without_new_order_then_revert(case: tuple[Sandbox, bool]) -> 
     assert result["certificate"]["action"] == "keep"
     assert any("Take over from bncert-tool" in item for item in result["done"])
     assert int(result["certificate"]["serial"], 16) == made.serial
-    assert wait_serial(box, made.serial) == made.serial  # the same certificate is served
+    assert wait_serial(box, DOMAIN, made.serial) == made.serial  # the same certificate is served
     status = run_cli(box, "status", *box.global_args(), "--json")
     assert status.returncode == 0, status.stdout
     assert parse_json_block(status.stdout)["bncert_tool"]["found"] is False
@@ -101,4 +91,4 @@ def test_take_over_without_new_order_then_revert(case: tuple[Sandbox, bool]) -> 
     assert config_snapshot(box) == {**bncert_state}
     assert crontab.read_bytes() == bncert_crontab
     assert links(box) == bncert_links
-    assert wait_serial(box, made.serial) == made.serial
+    assert wait_serial(box, DOMAIN, made.serial) == made.serial

@@ -128,6 +128,7 @@ def renew_all(options: GlobalOptions, *, only: str | None = None, force: bool = 
                                      on_line=on_line, slot=slot)
             finally:
                 save_state(paths.state_file, state)  # a clone's new schedule is kept even on cancel
+                paths.clear_challenge_files()  # a lego stopped mid-run leaves its token behind
             outcomes.append(outcome)
         return outcomes
 

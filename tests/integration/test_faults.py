@@ -588,3 +588,29 @@ def test_user_edits_survive_a_rerun(box: Sandbox) -> None:
     while http_get(box.https_port, "example.test", "/custom/", tls=True)[0] != expect:
         assert time.monotonic() < deadline, "the user's location is no longer served"
         time.sleep(0.1)
+
+
+@pytest.mark.parametrize("kind", ["nginx", "apache"])
+def test_signal_while_renew_runs_lego(make_sandbox: Callable[..., Sandbox], record: Record, kind: str) -> None:
+    """`renew` (what cron runs) interrupted by SIGHUP while lego talks to the CA: lego is stopped, the
+    certificate on disk and the one served stay the previous ones, the lock is free for the next run."""
+    box = make_sandbox(kind, authz_reuse=0)  # real validation: lego is still running when the signal lands
+    rc, text = run_apply(box)
+    assert rc == 0, text
+    base = baseline(box)
+    with running(box, "renew", *box.global_args(), "--force") as run:
+        deadline = time.monotonic() + 30
+        while not [p for p in descendants(run.pid) if cmdline(p).split(" ", 1)[0].endswith("lego")]:
+            assert time.monotonic() < deadline and run.proc.poll() is None, run.text()
+            time.sleep(0.02)
+        time.sleep(0.5)  # lego has put its token in the webroot by now (validation takes seconds here)
+        run.proc.send_signal(signal.SIGHUP)
+        rc = run.finish()
+        text = run.text()
+    assert rc == 129, text
+    cause = assert_says(text, "Interrupted")
+    assert_nothing_lost(box, base)
+    after = subprocess.run([sys.executable, "-m", "bncert_tui", "renew", *box.global_args(), "--json"],
+                           env=box.env(), capture_output=True, text=True, check=False)
+    assert after.returncode == 0 and '"not-due"' in after.stdout, after.stdout + after.stderr
+    record("SIGHUP while renew runs lego", box.kind, f"exit 129: {cause}")

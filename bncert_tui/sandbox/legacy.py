@@ -128,9 +128,13 @@ def _reload(box: Sandbox) -> None:
     test = box.stack.config_test()
     if test.returncode != 0:
         raise RuntimeError(f"{box.kind} -t failed on the bncert-tool configuration:\n{test.stderr}{test.stdout}")
-    done = box.stack.reload()
-    if done.returncode != 0:
-        raise RuntimeError(f"{box.kind} reload failed:\n{done.stderr}{done.stdout}")
+    # The adapter's reload waits until the old workers stopped accepting (a probe answered by a new
+    # worker does not prove the next request will be: an old one may still serve the old config).
+    from bncert_tui.core.webserver import detect_web_server
+
+    done = detect_web_server(box.installdir).reload()
+    if not done.ok:
+        raise RuntimeError(f"{box.kind} reload failed:\n{done.output}")
 
 
 def _apache_vhost_files(conf: Path) -> list[Path]:

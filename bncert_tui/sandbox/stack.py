@@ -145,8 +145,16 @@ class BitnamiStack:
         return self.control_command("-t")
 
     def reload(self) -> subprocess.CompletedProcess[str]:
-        return self.control_command(*(("-s", "reload") if self.kind == "nginx"
-                                      else ("-k", "graceful")))
+        """Graceful reload through the wrapper, then wait (<= 5 s) until the old workers stopped
+        accepting, so the next request is served by the new configuration."""
+        from bncert_tui.core.processes import children, wait_for_new_workers
+
+        master = self.pid
+        old = set(children(master)) if master else set()
+        done = self.control_command(*(("-s", "reload") if self.kind == "nginx" else ("-k", "graceful")))
+        if done.returncode == 0 and master and old:
+            wait_for_new_workers(master, old, retired_marker="shutting down" if self.kind == "nginx" else "\0")
+        return done
 
     def __enter__(self) -> BitnamiStack:
         if not self.built:

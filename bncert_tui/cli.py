@@ -221,6 +221,35 @@ class SignalCancel:
             signal.signal(sig, handler)
 
 
+class SignalInterrupt(KeyboardInterrupt):
+    """SIGTERM/SIGHUP turned into an exception, so a short command unwinds and rolls back like Ctrl+C."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class RaiseOnSignals:
+    """For commands without a cancellable engine (remove, revert): SIGINT/SIGTERM/SIGHUP raise
+    SignalInterrupt where the command is, and its own rollback (except BaseException) runs."""
+
+    def __init__(self) -> None:
+        self._old: dict[int, Any] = {}
+
+    def __enter__(self) -> RaiseOnSignals:
+        for sig in EXIT_SIGNAL:
+            self._old[sig] = signal.signal(sig, self._raise)
+        return self
+
+    @staticmethod
+    def _raise(signum: int, frame: FrameType | None) -> None:
+        raise SignalInterrupt(signum)
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
+
+
 def global_options(args: argparse.Namespace) -> Any:
     from bncert_tui.core.lego import LETS_ENCRYPT, LETS_ENCRYPT_STAGING
     from bncert_tui.core.options import GlobalOptions
@@ -251,6 +280,10 @@ def main(argv: list[str] | None = None) -> int:
 
         handler = getattr(commands, f"cmd_{args.command}")
         return int(handler(args))
+    except SignalInterrupt as exc:  # remove/revert: their own rollback already ran
+        print(f"Interrupted ({signal.Signals(exc.signum).name}): the change in progress was rolled back.",
+              file=sys.stderr)
+        return EXIT_SIGNAL.get(signal.Signals(exc.signum), 130)
     except KeyboardInterrupt:  # Ctrl-C before the engine started (planning changes nothing)
         print("Interrupted (SIGINT) before any change was made.", file=sys.stderr)
         return 130

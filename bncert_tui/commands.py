@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from bncert_tui.cli import EXIT_SIGNAL, SignalCancel, global_options
+from bncert_tui.cli import EXIT_SIGNAL, RaiseOnSignals, SignalCancel, global_options
 from bncert_tui.core.events import APPLY_STEPS, Cancelled, StepState
 
 
@@ -142,7 +142,8 @@ def cmd_remove(args: argparse.Namespace) -> int:
     from bncert_tui.core.remove import remove_certificate
 
     options = global_options(args)
-    result = remove_certificate(options, args.cert)
+    with RaiseOnSignals():
+        result = remove_certificate(options, args.cert)
     if args.json:
         print(json.dumps(result.to_dict()))
         return 0
@@ -161,7 +162,8 @@ def cmd_revert(args: argparse.Namespace) -> int:
     from bncert_tui.core.revert import revert
 
     options = global_options(args)
-    restored = revert(options)
+    with RaiseOnSignals():
+        restored = revert(options)
     if args.json:
         print(json.dumps({"ok": True, "restored": [str(p) for p in restored]}))
     else:

@@ -30,9 +30,14 @@ def revert(options: GlobalOptions) -> list[Path]:
         for saved in originals.files():
             checkpoint.protect(Path(saved.path), keep_original=False)
         checkpoint.protect(paths.state_file, keep_original=False)
-        restored = originals.restore_all()
-        test = web.config_test()
-        reload = web.reload() if test.ok else None
+        try:
+            restored = originals.restore_all()
+            test = web.config_test()
+            reload = web.reload() if test.ok else None
+        except BaseException:  # a signal or an I/O error half-way: the files go back as they were
+            checkpoint.restore()
+            web.reload()
+            raise
         if not test.ok or (reload is not None and not reload.ok):
             checkpoint.restore()
             web.reload()

@@ -219,3 +219,42 @@ def test_dry_run_changes_nothing(box: Sandbox) -> None:
     assert "BEGIN bncert-tui" in proc.stderr  # the diff of each file is shown
     assert config_snapshot(box) == before
     assert not os.path.exists(box.cron_file)
+
+
+def test_signal_during_revert_puts_everything_back(nginx_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A SIGTERM landing while revert runs (simulated at the config test: the real handler raises
+    SignalInterrupt there) leaves the applied configuration in place, still served."""
+    from bncert_tui.cli import SignalInterrupt
+    from bncert_tui.core import revert as revert_module
+    from bncert_tui.core.webserver import detect_web_server
+
+    box = nginx_sandbox
+    assert apply(box, "example.test").returncode == 0
+    applied = config_snapshot(box)
+    serial = served_certificate(box.https_port, "example.test").serial_number
+
+    class SignalledServer:
+        def __init__(self, real: object) -> None:
+            self.real = real
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self.real, name)
+
+        def config_test(self) -> object:
+            raise SignalInterrupt(15)
+
+    monkeypatch.setattr(revert_module, "detect_web_server",
+                        lambda installdir: SignalledServer(detect_web_server(installdir)))
+    options = argparse_options(box)
+    with pytest.raises(SignalInterrupt):
+        revert_module.revert(options)
+    assert config_snapshot(box) == applied
+    assert served_certificate(box.https_port, "example.test").serial_number == serial
+    monkeypatch.undo()
+    assert run_cli(box, "revert", *box.global_args()).returncode == 0  # the lock was released
+
+
+def argparse_options(box: Sandbox):  # type: ignore[no-untyped-def]
+    from bncert_tui.cli import build_parser, global_options
+
+    return global_options(build_parser().parse_args(["status", *box.global_args()]))

@@ -30,7 +30,7 @@ from bncert_tui.core.lego import ProcessSlot, obtain_argv, run_streaming
 from bncert_tui.core.lock import RunLock
 from bncert_tui.core.machine import machine_fingerprint
 from bncert_tui.core.plan import Plan
-from bncert_tui.core.preflight import ProbeResult, check_challenge_path
+from bncert_tui.core.preflight import check_challenge_path
 from bncert_tui.core.state import ManagedCert, RunRecord, save_state
 from bncert_tui.core.webserver.base import WebServer
 
@@ -174,7 +174,7 @@ def execute(plan: Plan, reporter: Reporter, slot: ProcessSlot | None = None) -> 
                 reporter.step(current, "skipped", "already served")
 
             current = _begin("preflight", slot, reporter)
-            probes = _preflight(plan)
+            probes = check_challenge_path(plan.site.webroot, plan.http_port, plan.domains)
             for probe in probes:
                 reporter.line(f"pre-flight {probe.domain}: {probe.detail}")
             failed = [p for p in probes if not p.ok]
@@ -279,10 +279,6 @@ def _begin(step: str, slot: ProcessSlot, reporter: Reporter) -> str:
 
 def _short(exc: BaseException) -> str:
     return exc.title if isinstance(exc, BncertError) else (str(exc) or type(exc).__name__)
-
-
-def _preflight(plan: Plan) -> list[ProbeResult]:
-    return check_challenge_path(plan.site.webroot, plan.http_port, plan.domains)
 
 
 def _rollback(plan: Plan, checkpoint: Checkpoint, reporter: Reporter) -> list[Path]:

@@ -209,9 +209,6 @@ class Checkpoint:
         self.status = "committed"
         self._flush()
 
-    def discard_if_empty(self) -> None:
-        if not self.saved:
-            shutil.rmtree(self.directory, ignore_errors=True)
 
 
 def recover_open_checkpoints(backups: Path) -> list[Path]:

@@ -39,14 +39,3 @@ class ApplyError(BncertError):
     """A step failed after changes started; everything was rolled back (exit code 1)."""
 
     exit_code = 1
-
-
-class CommandFailed(BncertError):
-    """An external program (lego, nginx, apachectl) exited non-zero."""
-
-    def __init__(self, argv: list[str], returncode: int, output: str, hint: str = "") -> None:
-        tail = "\n".join(output.strip().splitlines()[-15:])
-        super().__init__(f"{argv[0]} exited with code {returncode}", tail, hint)
-        self.argv = argv
-        self.returncode = returncode
-        self.output = output

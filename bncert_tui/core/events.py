@@ -6,8 +6,6 @@ enough to be called from the worker thread that runs the engine.
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 StepState = Literal["waiting", "running", "done", "failed", "skipped"]
@@ -29,20 +27,6 @@ class Reporter(Protocol):
     def step(self, key: str, state: StepState, detail: str = "") -> None: ...
 
     def line(self, text: str) -> None: ...
-
-
-@dataclass
-class RecordingReporter:
-    """Keeps everything (for --json output and tests)."""
-
-    steps: dict[str, tuple[StepState, str, float]] = field(default_factory=dict)
-    lines: list[str] = field(default_factory=list)
-
-    def step(self, key: str, state: StepState, detail: str = "") -> None:
-        self.steps[key] = (state, detail, time.monotonic())
-
-    def line(self, text: str) -> None:
-        self.lines.append(text)
 
 
 class Cancelled(Exception):

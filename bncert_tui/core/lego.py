@@ -251,14 +251,6 @@ def run_streaming(argv: list[str], env: dict[str, str], on_line: Callable[[str],
     return result
 
 
-def lego_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment lego runs with: ours plus LEGO_CA_CERTIFICATES when a private CA is trusted."""
-    env = dict(os.environ)
-    if extra:
-        env.update(extra)
-    return env
-
-
 def check_ca_certificates(env: dict[str, str]) -> None:
     """lego panics (rc 2) on a missing LEGO_CA_CERTIFICATES file: say it clearly before it does."""
     value = env.get("LEGO_CA_CERTIFICATES", "")

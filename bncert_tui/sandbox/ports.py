@@ -28,6 +28,18 @@ def free_port(*, udp_too: bool = False) -> int:
     raise OSError("no free loopback port found")
 
 
+def free_ports(count: int) -> list[int]:
+    """`count` distinct free loopback ports (all sockets held open at once, so they differ)."""
+    socks = [socket.socket() for _ in range(count)]
+    try:
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+
+
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     """True if nothing listens on host:port (we can bind it ourselves)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

@@ -100,13 +100,23 @@ def make_leaf(ca: KeyPair, dns_names: list[str], ips: list[str], days: int = 365
     return KeyPair(cert, key)
 
 
-def make_self_signed(common_name: str = "example.com", days: int = 3650) -> KeyPair:
+def make_self_signed(common_name: str = "example.com", days: int = 3650,
+                     extra_names: tuple[str, ...] = ()) -> KeyPair:
     """The RSA-2048 self-signed pair Bitnami puts in conf/bitnami/certs/ (CN=example.com)."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = _name(common_name)
+    sans = [x509.DNSName(n) for n in (common_name, *extra_names)]
     cert = (
         _builder(name, name, key, days)
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(common_name)]), critical=False)
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
         .sign(key, hashes.SHA256())
     )
     return KeyPair(cert, key)
+
+
+def write_self_signed(names: list[str], cert_file: Path, key_file: Path) -> bytes:
+    """A self-signed certificate for `names` (the first is the CN) written to disk; returns its DER."""
+    pair = make_self_signed(names[0], extra_names=tuple(names[1:]))
+    cert_file.parent.mkdir(parents=True, exist_ok=True)
+    pair.write(cert_file, key_file)
+    return pair.cert.public_bytes(serialization.Encoding.DER)

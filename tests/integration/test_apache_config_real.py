@@ -7,7 +7,6 @@ knows its config. Timings are printed (run with -s to see them).
 
 from __future__ import annotations
 
-import datetime
 import http.client
 import os
 import re
@@ -23,13 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from bncert_tui.core.webserver.apache import ApacheServer
 from bncert_tui.core.webserver.base import Site
+from bncert_tui.sandbox.ports import free_ports
+from bncert_tui.sandbox.tls import write_self_signed
 
 APACHE2 = Path("/usr/sbin/apache2")
 MODULES = Path("/usr/lib/apache2/modules")
@@ -43,45 +40,8 @@ pytestmark = [
 ]
 
 
-def free_ports(count: int) -> list[int]:
-    socks = [socket.socket() for _ in range(count)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
-def self_signed(names: list[str], cert: Path, key: Path) -> bytes:
-    """Write a self-signed cert for `names` (first is the CN); returns its DER."""
-    private = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(private.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False
-        )
-        .sign(private, hashes.SHA256())
-    )
-    cert.parent.mkdir(parents=True, exist_ok=True)
-    cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key.write_bytes(
-        private.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return certificate.public_bytes(serialization.Encoding.DER)
 
 
 @dataclass
@@ -139,9 +99,9 @@ def build_stack(base: Path) -> Stack:
         (root / "bin" / name).write_text(wrapper)
         (root / "bin" / name).chmod(0o755)
     certs = root / "conf" / "bitnami" / "certs"
-    old_der = self_signed(["example.com"], certs / "server.crt", certs / "server.key")
+    old_der = write_self_signed(["example.com"], certs / "server.crt", certs / "server.key")
     live = base / "letsencrypt" / "certificates"
-    new_der = self_signed(
+    new_der = write_self_signed(
         ["example.test", "www.example.test"], live / "example.test.crt", live / "example.test.key"
     )
     site = Site(

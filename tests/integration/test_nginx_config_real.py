@@ -7,7 +7,6 @@ free loopback ports, self-signed certs) and stops the nginx it starts by PID.
 
 from __future__ import annotations
 
-import datetime
 import re
 import shlex
 import shutil
@@ -21,13 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from bncert_tui.core.webserver.base import Site
 from bncert_tui.core.webserver.nginx import NginxServer
+from bncert_tui.sandbox.ports import free_ports
+from bncert_tui.sandbox.tls import write_self_signed
 
 NGINX = Path("/usr/sbin/nginx")
 DATA = Path(__file__).resolve().parent.parent / "data" / "nginx" / "conf"
@@ -41,45 +38,8 @@ pytestmark = [
 ]
 
 
-def free_ports(count: int) -> list[int]:
-    """Distinct free loopback ports (all sockets open at once so they differ)."""
-    socks = [socket.socket() for _ in range(count)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
-def make_cert(names: list[str], cert: Path, key: Path) -> bytes:
-    """Self-signed EC certificate for `names`; returns its DER bytes."""
-    private = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
-    now = datetime.datetime.now(datetime.UTC)
-    built = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(private.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(private, hashes.SHA256())
-    )
-    cert.parent.mkdir(parents=True, exist_ok=True)
-    cert.write_bytes(built.public_bytes(serialization.Encoding.PEM))
-    key.write_bytes(
-        private.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return built.public_bytes(serialization.Encoding.DER)
 
 
 @dataclass
@@ -140,10 +100,10 @@ def build_stack(base: Path, server_blocks: tuple[str, ...]) -> Stack:
     (base / "wordpress" / "index.html").write_text("app\n")
     for stem in ("server", "tls"):  # the certs the reference blocks point at (relative paths)
         old = conf / "bitnami" / "certs" / stem
-        make_cert(["old.test"], old.with_suffix(".crt"), old.with_suffix(".key"))
+        write_self_signed(["old.test"], old.with_suffix(".crt"), old.with_suffix(".key"))
     live = base / "lets encrypt" / "certificates"  # a space: the config must quote these paths
     cert, key = live / "example.test.crt", live / "example.test.key"
-    der = make_cert(["example.test", "www.example.test"], cert, key)
+    der = write_self_signed(["example.test", "www.example.test"], cert, key)
     webroot = base / "acme root"
     (webroot / ".well-known" / "acme-challenge").mkdir(parents=True)
     (webroot / ".well-known" / "acme-challenge" / TOKEN).write_text(f"{TOKEN}.thumbprint")
